@@ -1,0 +1,110 @@
+"""Run a stage list: the EVS loop of the paper's Algorithm 1, one stage at a time.
+
+Every stage hands over a predicted clean latent, never a noisy one: the two models' z_t live on
+different schedules (METHOD.md). Noise comes from `noise(shape)`, drawn once per SDEdit stage, in
+stage order.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .diffusion import CLEAN, split_prediction, to_level
+from .sfi import feature_injection
+from .stages import Stage
+
+NoiseFn = Callable[[tuple[int, ...]], torch.Tensor]
+
+
+@dataclass
+class StageReport:
+    index: int
+    model: str
+    mode: str
+    timesteps: list[int]
+    calls: int = 0  # denoising model calls
+    inversion_calls: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def seeded_noise(seed: int, device, dtype=torch.float32) -> NoiseFn:
+    """Gaussian noise from one CPU torch.Generator, so a seed gives the same video on any device."""
+    gen = torch.Generator("cpu").manual_seed(seed)
+    return lambda shape: torch.randn(shape, generator=gen, dtype=torch.float32).to(device, dtype)
+
+
+def _sync(x: torch.Tensor) -> None:
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
+def run_schedule(x0: torch.Tensor, stages: list[Stage], models: dict, noise: NoiseFn, on_stage=None):
+    """Refine clean latents x0 (F, C, h, w) through `stages`; return (clean latents, per-stage reports)."""
+    reports = []
+    for i, stage in enumerate(stages):
+        start = time.perf_counter()
+        x0, report = run_stage(x0, stage, models[stage.model], noise, i)
+        _sync(x0)
+        report.seconds = time.perf_counter() - start
+        reports.append(report)
+        if on_stage is not None:
+            on_stage(report)
+    return x0, reports
+
+
+def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int = 0):
+    grid = model.grid
+    levels = grid.levels(stage.start, stage.calls)
+    report = StageReport(index, stage.model, stage.mode, levels)
+    inj = stage.injection
+    state = model.features
+    scope = feature_injection(model.unet, inj.layers, inj.resnet_layers, state) if inj else nullcontext()
+    with scope:
+        if stage.mode == "sdedit":
+            z = to_level(x0, noise(tuple(x0.shape)), grid.alpha(levels[0]))
+        else:
+            if inj:
+                state.record_levels = set(levels)
+                state.mode = "record"
+            z, report.inversion_calls = invert(x0, levels[0], model, extra_top_call=inj is not None)
+            if inj:
+                state.mode, state.gamma = "inject", inj.gamma
+        for i, t in enumerate(levels):
+            state.t = t
+            out = model(z, t)
+            report.calls += 1
+            x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
+            if i + 1 < len(levels):
+                z = to_level(x0_hat, eps, grid.alpha(levels[i + 1]))  # DDIM, eta = 0
+    return x0_hat, report
+
+
+def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False):
+    """Deterministic DDIM inversion of x0 up to level `top` of the model's grid.
+
+    Each call evaluates the model at the current level (the clean latent at timestep 0) and moves
+    up one level, so the calls see the latents the denoising will see. The top level is never
+    evaluated that way; `extra_top_call` makes one call there so that its features are recorded.
+    """
+    grid, state = model.grid, model.features
+    path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
+    z, calls = x0, 0
+    for t, t_next in zip(path, path[1:]):
+        state.t = t
+        out = model(z, max(t, 0), guided=False)
+        calls += 1
+        x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
+        z = to_level(x0_hat, eps, grid.alpha(t_next))
+    if extra_top_call:
+        state.t = top
+        model(z, top, guided=False)
+        calls += 1
+    return z, calls

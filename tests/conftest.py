@@ -1,0 +1,36 @@
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from evs_cli.tiny import save_tiny_models  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_paths(tmp_path_factory):
+    return save_tiny_models(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_paths):
+    from evs_cli.models import load_models
+
+    return load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), "cpu", torch.float32)
+
+
+@pytest.fixture
+def make_engine(tiny_models):
+    from evs_cli.engine import Engine
+    from evs_cli.preset import load_preset, parse_override
+
+    def make(preset="vc2", **overrides):
+        p = load_preset(preset).with_overrides([parse_override(f"{k}={v}") for k, v in overrides.items()])
+        return Engine(tiny_models, p)
+
+    return make
