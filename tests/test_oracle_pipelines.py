@@ -66,5 +66,5 @@ def test_t2v_only_matches_animatediff_video2video(make_engine, tiny_models, tiny
                                            unet=oracle_unet, motion_adapter=None, scheduler=sched)
     pipe.set_progress_bar_config(disable=True)
     ref = pipe(prompt=PROMPT, latents=latents.permute(1, 0, 2, 3).unsqueeze(0), strength=tV / 8,
-               num_inference_steps=8, guidance_scale=1.0, height=32, width=32, output_type="latent").frames
+               num_inference_steps=8, guidance_scale=1.0, height=128, width=128, output_type="latent").frames
     torch.testing.assert_close(ours, ref[0].permute(1, 0, 2, 3), rtol=1e-4, atol=1e-4)

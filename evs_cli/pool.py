@@ -1,0 +1,134 @@
+"""One worker per device, fed from a shared queue as workers free up.
+
+With one device the work runs in this process. With several, each worker is a spawned process that
+loads the models once; a failing video never stops its worker. On Ctrl-C (or SIGTERM) every worker is
+interrupted so that it removes its temporary file and claim before exiting.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+from typing import Callable
+
+from .job import RunOptions, VideoRefiner
+from .outputs import Job
+
+
+def default_devices() -> list[str]:
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+
+
+def _threads_per_worker(n: int) -> int:
+    return max(1, (os.cpu_count() or 1) // n)
+
+
+def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event: Callable[[dict], None]) -> None:
+    """Run every job; report events: {"event": "start"|"stage"|"done"|"loaded", ...}."""
+    if len(devices) == 1:
+        _run_here(jobs, devices[0], options, on_event)
+    else:
+        _run_pool(jobs, devices, options, on_event)
+
+
+def _run_here(jobs, device, options, on_event) -> None:
+    import torch
+
+    torch.set_num_threads(_threads_per_worker(1))
+    refiner = VideoRefiner(options, device)
+    on_event({"event": "loaded", "worker": "0", "device": device})
+    for i, job in enumerate(jobs):
+        on_event({"event": "start", "worker": "0", "index": i})
+        rec = refiner.process(job, "0", on_stage=lambda r, i=i: on_event(
+            {"event": "stage", "worker": "0", "index": i, "stage": r.as_dict()}))
+        on_event({"event": "done", "worker": "0", "index": i, "record": rec})
+
+
+def _worker(name: str, device: str, options: RunOptions, jobs: list[Job], tasks, events, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        refiner = VideoRefiner(options, device)
+    except Exception as e:  # noqa: BLE001 - reported to the parent as this worker's fatal error
+        events.put({"event": "fatal", "worker": name, "device": device, "error": str(e).splitlines()[0]})
+        return
+    events.put({"event": "loaded", "worker": name, "device": device})
+    while True:
+        i = tasks.get()
+        if i is None:
+            return
+        events.put({"event": "start", "worker": name, "index": i})
+        rec = refiner.process(jobs[i], name, on_stage=lambda r, i=i: events.put(
+            {"event": "stage", "worker": name, "index": i, "stage": r.as_dict()}))
+        events.put({"event": "done", "worker": name, "index": i, "record": rec})
+
+
+def _run_pool(jobs, devices, options, on_event) -> None:
+    ctx = mp.get_context("spawn")  # CUDA cannot be used in forked children
+    tasks, events = ctx.Queue(), ctx.Queue()
+    for i in range(len(jobs)):
+        tasks.put(i)
+    for _ in devices:
+        tasks.put(None)
+    threads = _threads_per_worker(len(devices))
+    procs = {str(w): ctx.Process(target=_worker, args=(str(w), d, options, jobs, tasks, events, threads), daemon=True)
+             for w, d in enumerate(devices)}
+    for p in procs.values():
+        p.start()
+    running: dict[str, int] = {}
+    done: set[int] = set()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while len(done) < len(jobs):
+            try:
+                ev = events.get(timeout=0.5)
+            except queue.Empty:
+                dead = [w for w, p in procs.items() if not p.is_alive()]
+                if dead and all(not p.is_alive() for p in procs.values()) and events.empty():
+                    _fail_unfinished(jobs, done, running, on_event, "worker stopped before finishing")
+                    return
+                for w in dead:
+                    if w in running:  # died mid-video (killed, out of memory): that video failed
+                        i = running.pop(w)
+                        done.add(i)
+                        on_event({"event": "done", "worker": w, "index": i, "record": {
+                            "input": str(jobs[i].input), "output": str(jobs[i].output), "status": "failed",
+                            "worker": w, "error": f"{jobs[i].input}: worker {w} died (exit code {procs[w].exitcode})"}})
+                continue
+            if ev["event"] == "start":
+                running[ev["worker"]] = ev["index"]
+            elif ev["event"] == "done":
+                running.pop(ev["worker"], None)
+                done.add(ev["index"])
+            on_event(ev)
+    except KeyboardInterrupt:
+        for p in procs.values():
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs.values():
+            p.join(timeout=15)
+            if p.is_alive():
+                p.terminate()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for p in procs.values():
+        p.join(timeout=30)
+
+
+def _fail_unfinished(jobs, done, running, on_event, why) -> None:
+    for i in range(len(jobs)):
+        if i not in done:
+            on_event({"event": "done", "worker": "-", "index": i, "record": {
+                "input": str(jobs[i].input), "output": str(jobs[i].output), "status": "failed",
+                "error": f"{jobs[i].input}: {why}"}})
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evs_cli.video import write_mp4
+
+
+def make_clip(path: Path, frames: int = 16, size=(64, 64), fps=8, seed=0) -> Path:
+    """A red disc moving over blue stripes, with a little per-frame flicker."""
+    h, w = size[1], size[0]
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(frames):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[..., 2] = ((xx // 8) % 2) * 200
+        img[(xx - 10 - 2 * i) ** 2 + (yy - h // 2) ** 2 < 100] = [220, 30, 30]
+        out.append(np.clip(img.astype(int) + rng.integers(-10, 10), 0, 255).astype(np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_mp4(torch.from_numpy(np.stack(out)), path, Fraction(fps))
+    return path
+
+
+def evs(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "evs_cli.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+def evs_bg(*args, **kw) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "evs_cli.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".evs-tmp-" in p.name or ".evs-claim" in p.name)
