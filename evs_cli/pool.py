@@ -25,6 +25,10 @@ def default_devices() -> list[str]:
 
 
 def _threads_per_worker(n: int) -> int:
+    """CPU threads per worker: OMP_NUM_THREADS when set (several runs on one machine), else a fair share."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     return max(1, (os.cpu_count() or 1) // n)
 
 

@@ -34,7 +34,12 @@ def read_video(path: Path) -> Video:
     if path.stat().st_size == 0:
         raise EvsError(f"{path}: empty file")
     try:
-        return _read_av(path)
+        video = _read_av(path, frames=path.suffix.lower() == ".gif" or not _has_decord())
+        if video.frames is None:
+            video.frames = _read_decord(path)
+        if video.frames.shape[0] == 0:
+            raise EvsError(f"{path}: no video frames")
+        return video
     except EvsError:
         raise
     except Exception as e:  # noqa: BLE001 - any decoder failure is one line about this file
@@ -48,7 +53,23 @@ def _first_line(e: Exception) -> str:
     return re.sub(r": '[^']*'$", "", s)  # the file is already named at the start of the line
 
 
-def _read_av(path: Path) -> Video:
+def _has_decord() -> bool:
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_decord(path: Path) -> torch.Tensor:
+    """decord decodes MP4/MKV/WebM faster than PyAV; PyAV still reads the metadata and GIFs."""
+    import decord
+
+    vr = decord.VideoReader(str(path), ctx=decord.cpu(0))
+    return torch.from_numpy(vr.get_batch(list(range(len(vr)))).asnumpy())
+
+
+def _read_av(path: Path, frames: bool = True) -> Video:
     import av
 
     with av.open(str(path)) as c:
@@ -56,12 +77,16 @@ def _read_av(path: Path) -> Video:
             raise EvsError(f"{path}: no video stream")
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
         rate = stream.average_rate or stream.guessed_rate or Fraction(8)
         has_audio = bool(c.streams.audio)
-    if not frames:
+        if not frames:
+            # Probe one frame so that a file PyAV cannot decode fails here with PyAV's message.
+            next(c.decode(stream), None)
+            return Video(None, Fraction(rate), has_audio)
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
+    if not decoded:
         raise EvsError(f"{path}: no video frames")
-    return Video(torch.from_numpy(np.stack(frames)), Fraction(rate), has_audio)
+    return Video(torch.from_numpy(np.stack(decoded)), Fraction(rate), has_audio)
 
 
 def target_size(width: int, height: int, scale: float, multiple: int = 64) -> tuple[int, int]:

@@ -32,11 +32,39 @@ def evs(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env, **kw)
 
 
-def evs_bg(*args, **kw) -> subprocess.Popen:
+def evs_bg(*args, threads: int | None = None, **kw) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen([sys.executable, "-m", "evs_cli.cli", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kw)
 
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if ".evs-tmp-" in p.name or ".evs-claim" in p.name)
+
+
+def make_clip_with_audio(path: Path, frames: int = 16, fps: int = 8) -> Path:
+    """A 64x64 clip with a 440 Hz AAC tone, written with PyAV."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = 64, 64, "yuv420p"
+        a = out.add_stream("aac", rate=16000)
+        for i in range(frames):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), format="rgb24")):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        n = 16000 * frames // fps
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)).astype(np.float32)[None]
+        for k in range(0, n, 1024):
+            fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k:k + 1024]), format="fltp", layout="mono")
+            fr.sample_rate = 16000
+            for p in a.encode(fr):
+                out.mux(p)
+        for p in a.encode():
+            out.mux(p)
+    return path

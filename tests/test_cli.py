@@ -10,7 +10,7 @@ import pytest
 from evs_cli.preset import list_presets, load_preset
 from evs_cli.stages import build_stages
 from evs_cli.video import read_video
-from helpers import evs, evs_bg, leftovers, make_clip
+from helpers import evs, evs_bg, leftovers, make_clip, make_clip_with_audio
 
 LOG_FIELDS = {"input", "output", "status", "error", "prompt", "preset", "params", "seed", "frames", "fps",
               "input_size", "output_size", "device", "dtype", "seconds", "stages", "calls",
@@ -92,7 +92,8 @@ def test_two_simultaneous_runs_produce_each_output_once(tmp_path, models):
     for i in range(4):
         make_clip(folder / f"clip {i}-0.mp4", seed=i)
     logs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
-    procs = [evs_bg("refine", folder, *models, "--out", tmp_path / "out", "--log", lg) for lg in logs]
+    # one thread each: two runs spinning two OpenMP threads apiece on a 2-core machine crawl
+    procs = [evs_bg("refine", folder, *models, "--out", tmp_path / "out", "--log", lg, threads=1) for lg in logs]
     for p in procs:
         p.communicate(timeout=600)
         assert p.returncode == 0
@@ -170,3 +171,14 @@ def test_prompt_sources_and_png_output(tmp_path, models):
     assert got["one.mp4"] == ("ok", "a red disc") and got["two.mp4"] == ("ok", "a blue square")
     assert got["three.mp4"][0] == "failed" and "three.mp4: no prompt" in r.stderr
     assert len(list((tmp_path / "out" / "one").glob("*.png"))) == 16
+
+
+def test_audio_is_copied(tmp_path, models):
+    import av
+
+    src = make_clip_with_audio(tmp_path / "in" / "tone-0.mp4")
+    r = evs("refine", src, *models, "--out", tmp_path / "out" / "refined.mp4", "-q")
+    assert r.returncode == 0 and r.stderr == ""  # quiet on success
+    with av.open(str(tmp_path / "out" / "refined.mp4")) as c:
+        kinds = sorted(s.type for s in c.streams)
+        assert kinds == ["audio", "video"] and c.streams.video[0].frames == 16
