@@ -31,6 +31,11 @@ presets_app = typer.Typer(help="List the shipped presets and print one, resolved
 app.add_typer(presets_app, name="presets")
 
 
+def _console() -> Console:
+    """Tables for stdout; wide when piped so that nothing a script may grep for is cut."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
 def _fail(msg: str, code: int = EXIT_USAGE):
     print(f"evs: error: {msg}", file=sys.stderr)
     raise typer.Exit(code)
@@ -84,6 +89,8 @@ def refine(
                                           "cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else the CPU."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved stages and exit; loads no model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    evaluate: bool = typer.Option(False, "--eval", help="Add each output's weight-free metrics (see `evs eval`) "
+                                  "to its log record."),
     stale_after: float = typer.Option(6 * 3600, "--stale-after", help="Seconds after which another run's claim on "
                                       "an output is considered abandoned."),
 ):
@@ -109,7 +116,7 @@ def refine(
     from .report import Reporter
 
     devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
-    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after)
+    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate)
     reporter = Reporter(jobs, log, quiet, p.schedule_params() and _stages(p))
     try:
         run_jobs(jobs, devs, options, reporter)
@@ -163,13 +170,99 @@ def _print_stages(p) -> None:
                else ("invert" if s.mode == "invert" else "sdedit"))
         t.add_row(str(i), s.model, f"{s.mode} at {s.start}/{grids[s.model].steps} (t={levels[0]})", str(s.calls),
                   " ".join(map(str, levels)), inj)
-    Console(highlight=False).print(t)
+    _console().print(t)
     n = count_calls(stages)
     print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
           f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} "
           f"({'one batched cond+uncond pass' if p.t2i.guidance != 1 else 'no uncond pass'}), "
           f"t2v guidance {p.t2v.guidance} ({'one batched cond+uncond pass' if p.t2v.guidance != 1 else 'no uncond pass'})")
     print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}")
+
+
+@app.command("eval", no_args_is_help=True, epilog=(
+    "Examples:\n\n"
+    "  evs eval refined/ --reference originals/ --json scores.json\n\n"
+    "  evs eval inputs/ refined_t2i/ refined_evs/ --log refined_evs.jsonl   (one row per folder)"))
+def eval_cmd(
+    targets: List[str] = typer.Argument(..., help="Videos or folders; several folders are compared side by side."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="A video, or a folder matched by relative "
+                                             "path / file name, for PSNR and SSIM."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write per-video rows and per-folder means."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write per-video rows."),
+    logs: List[Path] = typer.Option([], "--log", help="Timing logs of `evs refine` (adds mean seconds per folder)."),
+    flow: str = typer.Option("dis", "--flow", help="Optical flow: dis or farneback."),
+):
+    """Measure videos without any weights: warping error and flicker (optical flow, occlusions masked),
+    sharpness (variance of the Laplacian), and PSNR / SSIM against a reference.
+
+    warp_error and flicker: lower is more consistent; sharpness, psnr, ssim: higher is better."""
+    from .evaluate import COLUMNS, evaluate, summarize, timing_by_group, write_csv, write_json
+
+    if flow not in ("dis", "farneback"):
+        _fail(f"--flow must be dis or farneback, got {flow!r}")
+    try:
+        rows = evaluate(targets, reference, flow)
+        timing = timing_by_group(targets, logs)
+    except EvsError as e:
+        _fail(str(e))
+    summary = summarize(rows, targets, timing)
+    con = _console()
+    for r in rows:
+        if "error" in r:
+            print(f"evs: error: {r['error']}", file=sys.stderr)
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
+    if len(targets) == 1 and len(rows) > 1:
+        t = Table(title="per video", title_justify="left")
+        for c in ("video", *cols):
+            t.add_column(c)
+        for r in rows:
+            if "error" not in r:
+                t.add_row(Path(r["video"]).name, *(f"{r[c]:.4f}" if c in r else "-" for c in cols))
+        con.print(t)
+    t = Table(title="mean per folder" if len(targets) > 1 or len(rows) > 1 else None, title_justify="left")
+    extra = ["seconds"] if timing else []
+    for c in ("input", "videos", *cols, *extra):
+        t.add_column(c)
+    for s in summary:
+        t.add_row(s["group"], str(s["videos"]), *(f"{s[c]:.4f}" if c in s else "-" for c in (*cols, *extra)))
+    con.print(t)
+    if json_out:
+        write_json(json_out, rows, summary)
+    if csv_out:
+        write_csv(csv_out, rows)
+    raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
+
+
+@app.command("compare", no_args_is_help=True, epilog="Example:\n\n  evs compare in.mp4 out_t2i.mp4 out_evs.mp4 "
+             "--png sheet.png --plot curves.png --mp4 side.mp4")
+def compare_cmd(
+    videos: List[Path] = typer.Argument(..., help="Two or more videos, shown top to bottom."),
+    png: Path = typer.Option(..., "--png", help="Contact sheet: a row of sampled frames per video plus an "
+                             "enlarged centre crop."),
+    mp4: Optional[Path] = typer.Option(None, "--mp4", help="Side-by-side video with labels."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Per-frame warping error of each video."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated row labels (default: file names)."),
+    frames: int = typer.Option(6, "--frames", min=1, help="Frames sampled per row."),
+    zoom: int = typer.Option(2, "--zoom", min=1, max=8, help="Enlargement of the crop."),
+):
+    """Show what refinement did: videos as labelled rows, detail and flicker side by side."""
+    from .compare import contact_sheet, error_plot, load, per_frame_errors, side_by_side
+
+    names = labels.split(",") if labels else [v.stem for v in videos]
+    if len(names) != len(videos):
+        _fail(f"--labels has {len(names)} labels for {len(videos)} videos")
+    try:
+        vids = load(videos)
+        from .video import read_video
+
+        fps = read_video(videos[0]).fps
+    except EvsError as e:
+        _fail(str(e))
+    contact_sheet(vids, names, frames, zoom).save(png)
+    if plot:
+        error_plot(per_frame_errors(vids, names)).save(plot)
+    if mp4:
+        side_by_side(vids, names, mp4, fps)
 
 
 @presets_app.command("list")
@@ -182,7 +275,7 @@ def presets_list():
     t.add_column("description")
     for name in list_presets():
         t.add_row(name, load_preset(name).data["description"])
-    Console(highlight=False).print(t)
+    _console().print(t)
 
 
 @presets_app.command("show")

@@ -30,6 +30,7 @@ class RunOptions:
     prompt: str | None = None
     prompt_table: dict = field(default_factory=dict)
     stale_after: float = 6 * 3600
+    evaluate: bool = False  # add weight-free metrics of each output to its record
 
 
 class VideoRefiner:
@@ -96,7 +97,12 @@ class VideoRefiner:
             write_pngs(out, tmp)
         write_s = time.perf_counter() - t
         sec = report["seconds"]
-        return {
+        metrics = {}
+        if o.evaluate:
+            from .metrics import weight_free
+
+            metrics = {"metrics": weight_free(out.numpy())}
+        return {**metrics,
             "prompt": prompt, "prompt_source": prompt_source, "frames": int(out.shape[0]),
             "fps": float(video.fps), "input_size": list(video.size), "output_size": [w, h],
             "seconds": {"read": round(read_s, 4), "encode": round(sec["encode"], 4),
