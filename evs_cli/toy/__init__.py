@@ -1,0 +1,1 @@
+"""A toy world where refinement can be measured: procedural clips, small trained models, degraded inputs."""

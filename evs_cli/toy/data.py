@@ -1,0 +1,120 @@
+"""Procedural clips: a textured shape moving smoothly over a textured background, with its prompt.
+
+Every clip is a pure function of its seed, so training, held-out test sets and the shipped sample
+are reproducible. `degrade` turns a clean clip into what a weak T2V generator makes: soft, flickering,
+jittery frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SIZE, FRAMES = 64, 16
+COLORS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 80, 220), "yellow": (230, 210, 40),
+          "white": (235, 235, 235), "purple": (150, 60, 190)}
+SHAPES = ("circle", "square", "triangle")
+BACKGROUNDS = ("stripes", "checks", "dots")
+MOTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+WORDS = sorted({*COLORS, *SHAPES, *BACKGROUNDS, *MOTIONS, "a", "moving", "over"})
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    shape: str
+    color: str
+    background: str
+    bg_color: str
+    motion: str
+    seed: int
+
+    @property
+    def prompt(self) -> str:
+        return f"a {self.color} {self.shape} moving {self.motion} over {self.bg_color} {self.background}"
+
+
+def spec_for(seed: int) -> ClipSpec:
+    r = np.random.default_rng(seed)
+    color, bg_color = r.choice(list(COLORS), 2, replace=False)
+    return ClipSpec(str(r.choice(SHAPES)), str(color), str(r.choice(BACKGROUNDS)), str(bg_color),
+                    str(r.choice(list(MOTIONS))), seed)
+
+
+def _background(spec: ClipSpec, r: np.random.Generator, size: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    period = r.uniform(6, 10)
+    if spec.background == "stripes":
+        angle = r.uniform(0, np.pi)
+        u = xx * np.cos(angle) + yy * np.sin(angle)
+        mask = 0.5 + 0.5 * np.tanh(4 * np.sin(2 * np.pi * u / period))
+    elif spec.background == "checks":
+        mask = 0.5 + 0.5 * np.tanh(4 * np.sin(2 * np.pi * xx / period) * np.sin(2 * np.pi * yy / period))
+    else:
+        cx, cy = (xx % period) - period / 2, (yy % period) - period / 2
+        mask = 1 / (1 + np.exp(3 * (np.hypot(cx, cy) - period / 4)))
+    fg, bg = np.array(COLORS[spec.bg_color], np.float32), np.array((25, 25, 30), np.float32)
+    return bg + mask[..., None] * (fg - bg)
+
+
+def _shape_mask(spec: ClipSpec, cx: float, cy: float, radius: float, size: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dx, dy = xx - cx, yy - cy
+    if spec.shape == "circle":
+        d = np.hypot(dx, dy) - radius
+    elif spec.shape == "square":
+        d = np.maximum(np.abs(dx), np.abs(dy)) - radius * 0.85
+    else:  # triangle pointing up
+        d = np.maximum(np.abs(dx) * 0.866 + dy * 0.5, -dy) - radius * 0.6
+    return np.clip(0.5 - d, 0.0, 1.0)  # anti-aliased edge, one pixel wide
+
+
+def render(spec: ClipSpec, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
+    """uint8 (frames, size, size, 3)."""
+    r = np.random.default_rng(spec.seed + 7919)
+    bg = _background(spec, r, size)
+    radius = r.uniform(9, 13)
+    speed = r.uniform(1.0, 2.0)
+    vx, vy = MOTIONS[spec.motion]
+    span = speed * (frames - 1)
+    cx = size / 2 - vx * span / 2 + r.uniform(-4, 4) * (vx == 0)
+    cy = size / 2 - vy * span / 2 + r.uniform(-4, 4) * (vy == 0)
+    color = np.array(COLORS[spec.color], np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out = np.empty((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        x, y = cx + vx * speed * t, cy + vy * speed * t
+        m = _shape_mask(spec, x, y, radius, size)[..., None]
+        shade = 0.75 + 0.25 * np.cos(2 * np.pi * (xx - x) / 6)[..., None]  # fine texture on the shape
+        out[t] = np.clip(bg * (1 - m) + color * shade * m, 0, 255).astype(np.uint8)
+    return out
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def soften(clip: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """The softer frames the toy T2V learns from (real T2V models image worse than T2I models)."""
+    return np.stack([_blur(f, sigma) for f in clip])
+
+
+def degrade(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: float = 0.08, jitter: float = 1.0,
+            noise: float = 3.0) -> np.ndarray:
+    """A weak T2V generator's output: blurred, per-frame gain/colour flicker, positional jitter, noise."""
+    import cv2
+
+    r = np.random.default_rng(seed + 104729)
+    out = []
+    for f in clip.astype(np.float32):
+        f = _blur(f, blur) if blur > 0 else f
+        gain = 1 + flicker * r.standard_normal() + 0.5 * flicker * r.standard_normal(3)
+        f = f * gain[None, None, :]
+        if jitter > 0:
+            m = np.float32([[1, 0, jitter * r.standard_normal()], [0, 1, jitter * r.standard_normal()]])
+            f = cv2.warpAffine(f, m, (f.shape[1], f.shape[0]), borderMode=cv2.BORDER_REFLECT)
+        f = f + noise * r.standard_normal(f.shape)
+        out.append(np.clip(f, 0, 255))
+    return np.stack(out).round().astype(np.uint8)

@@ -1,0 +1,216 @@
+"""Train the toy world's models on the CPU: a small VAE, a T2I UNet with its text encoder, and a motion
+adapter on the frozen spatial UNet (the way AnimateDiff trains), then save them in diffusers layout.
+
+    python scripts/train_toy.py --out evs_cli/toy/models --seed 0          # about 40 min on 2 cores
+    python scripts/train_toy.py --out /tmp/toy --scale 0.02                # a quick smoke run
+
+The toy T2V is made weaker at imaging than the toy T2I on purpose, as real T2V models are (the
+premise of the paper): its motion training sees softened clips. Training clips use seeds >= 10000;
+held-out clips (tests, benchmarks, the shipped sample) use seeds below that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from evs_cli.models import build_motion_unet  # noqa: E402
+from evs_cli.tiny import save_tokenizer  # noqa: E402
+from evs_cli.toy.data import FRAMES, WORDS, degrade, render, soften, spec_for  # noqa: E402
+
+TRAIN_SEED0 = 10_000
+BETAS = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+
+
+def clips(n: int, seed: int):
+    """n training clips: (clean, softened, degraded, prompt)."""
+    out = []
+    for k in range(n):
+        s = spec_for(TRAIN_SEED0 + seed * 100_000 + k)
+        c = render(s)
+        out.append((c, soften(c, 1.0), degrade(c, s.seed), s.prompt))
+    return out
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def lr_at(step: int, total: int, peak: float) -> float:
+    warm = max(1, total // 20)
+    return peak * min(1.0, (step + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, step / total)))
+
+
+def train_vae(data, steps: int, log):
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+                        block_out_channels=(24, 48, 48), sample_size=64,
+                        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3)
+    frames = torch.cat([to_tensor(np.concatenate([c, s, d])) for c, s, d, _ in data])
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    g = torch.Generator().manual_seed(1)
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, 1e-3)
+        x = frames[torch.randint(len(frames), (16,), generator=g)]
+        post = vae.encode(x).latent_dist
+        rec = vae.decode(post.sample(generator=g)).sample
+        loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * post.kl().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"vae {step}/{steps} loss {loss.item():.4f}")
+    vae.eval()
+    with torch.no_grad():
+        lat = torch.cat([vae.encode(frames[i : i + 256]).latent_dist.mean for i in range(0, min(len(frames), 2048), 256)])
+    vae.register_to_config(scaling_factor=float(1.0 / lat.std()))
+    return vae
+
+
+@torch.no_grad()
+def encode(vae, frames: np.ndarray) -> torch.Tensor:
+    x = to_tensor(frames)
+    return torch.cat([vae.encode(x[i : i + 128]).latent_dist.mean for i in range(0, len(x), 128)]) * vae.config.scaling_factor
+
+
+def embed(tok, text_encoder, prompts: list[str]) -> torch.Tensor:
+    ids = tok(prompts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt").input_ids
+    return text_encoder(ids)[0]
+
+
+def add_noise(x0, g, alphas):
+    t = torch.randint(0, 1000, (x0.shape[0],), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    a = alphas[t].view(-1, *([1] * (x0.ndim - 1))).float()
+    return a.sqrt() * x0 + (1 - a).sqrt() * eps, t, eps
+
+
+def train_t2i(vae, tok, data, steps: int, log):
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=77, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id))
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64, 64),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=64, attention_head_dim=4, norm_num_groups=16)
+    latents = torch.cat([encode(vae, c) for c, _, _, _ in data])
+    prompts = [p for _, _, _, p in data for _ in range(FRAMES)]
+    alphas = DDPMScheduler(**BETAS).alphas_cumprod
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(2)
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, 5e-4)
+        idx = torch.randint(len(latents), (64,), generator=g)
+        drop = torch.rand(64, generator=g) < 0.1  # unconditional 10% of the time: classifier-free guidance
+        text = embed(tok, text_encoder, ["" if d else prompts[i] for i, d in zip(idx.tolist(), drop.tolist())])
+        zt, t, eps = add_noise(latents[idx], g, alphas)
+        loss = F.mse_loss(unet(zt, t, encoder_hidden_states=text).sample, eps)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"t2i {step}/{steps} loss {loss.item():.4f}")
+    return unet.eval(), text_encoder.eval()
+
+
+def train_motion(vae, tok, text_encoder, unet, data, steps: int, log):
+    from diffusers import DDPMScheduler, MotionAdapter
+
+    adapter = MotionAdapter(block_out_channels=(32, 64, 64), motion_layers_per_block=1, motion_num_attention_heads=4,
+                            motion_norm_num_groups=16, motion_max_seq_length=32, use_motion_mid_block=False)
+    unet.requires_grad_(False)
+    text_encoder.requires_grad_(False)
+    motion = build_motion_unet(unet, adapter).train()
+    clips_lat = torch.stack([encode(vae, s) for _, s, _, _ in data])  # softened clips: the weaker T2V
+    with torch.no_grad():
+        texts = embed(tok, text_encoder, [p for _, _, _, p in data])
+    alphas = DDPMScheduler(**BETAS).alphas_cumprod
+    params = list(adapter.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(3)
+    batch = 2
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, steps, 5e-4)
+        idx = torch.randint(len(clips_lat), (batch,), generator=g)
+        x0 = clips_lat[idx].permute(0, 2, 1, 3, 4)  # (B, C, F, h, w)
+        t = torch.randint(0, 1000, (batch,), generator=g)
+        eps = torch.randn(x0.shape, generator=g)
+        a = alphas[t].view(-1, 1, 1, 1, 1).float()
+        zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        text = texts[idx].repeat_interleave(FRAMES, dim=0)
+        loss = F.mse_loss(motion(zt, t, encoder_hidden_states=text).sample, eps)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"motion {step}/{steps} loss {loss.item():.4f}")
+    return adapter.eval()
+
+
+def save(out: Path, vae, tok, text_encoder, unet, adapter) -> None:
+    from diffusers import DDIMScheduler
+
+    t2i = out / "t2i"
+    for name, model in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder)):
+        model.to(torch.float16).save_pretrained(t2i / name)  # fp16 on disk keeps the package small
+        model.to(torch.float32)
+    tok.save_pretrained(t2i / "tokenizer")
+    DDIMScheduler(**BETAS, clip_sample=False, set_alpha_to_one=False, steps_offset=1).save_pretrained(t2i / "scheduler")
+    (t2i / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
+        "safety_checker": [None, None], "feature_extractor": [None, None]}, indent=1))
+    adapter.to(torch.float16).save_pretrained(out / "t2v")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every step count (0.02 for a smoke run)")
+    ap.add_argument("--clips", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    start = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+
+    tok = save_tokenizer(a.out / "t2i" / "tokenizer", words=WORDS)
+    data = clips(max(8, int(a.clips * min(1.0, a.scale * 10))), a.seed)
+    log(f"{len(data)} training clips")
+    vae = train_vae(data, max(2, int(1000 * a.scale)), log)
+    unet, text_encoder = train_t2i(vae, tok, data, max(2, int(1200 * a.scale)), log)
+    adapter = train_motion(vae, tok, text_encoder, unet, data, max(2, int(1000 * a.scale)), log)
+    save(a.out, vae, tok, text_encoder, unet, adapter)
+    log(f"saved to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
