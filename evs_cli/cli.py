@@ -191,6 +191,9 @@ def eval_cmd(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write per-video rows."),
     logs: List[Path] = typer.Option([], "--log", help="Timing logs of `evs refine` (adds mean seconds per folder)."),
     flow: str = typer.Option("dis", "--flow", help="Optical flow: dis or farneback."),
+    dino: Optional[str] = typer.Option(None, "--dino", help="DINO ViT-B/16 folder or cached hub id for VBench "
+                                       "subject consistency (default: $EVS_DINO, else facebook/dino-vitb16 if "
+                                       "cached). Skipped, with one line saying so, when absent."),
 ):
     """Measure videos without any weights: warping error and flicker (optical flow, occlusions masked),
     sharpness (variance of the Laplacian), and PSNR / SSIM against a reference.
@@ -205,6 +208,7 @@ def eval_cmd(
         timing = timing_by_group(targets, logs)
     except EvsError as e:
         _fail(str(e))
+    _add_subject_consistency(rows, dino)
     summary = summarize(rows, targets, timing)
     con = _console()
     for r in rows:
@@ -231,6 +235,20 @@ def eval_cmd(
     if csv_out:
         write_csv(csv_out, rows)
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
+
+
+def _add_subject_consistency(rows: list[dict], dino: Optional[str]) -> None:
+    from .vbench_metrics import load_dino, subject_consistency
+    from .video import read_video
+
+    try:
+        model = load_dino(dino)
+    except EvsError as e:
+        print(f"evs: {e}", file=sys.stderr)
+        return
+    for r in rows:
+        if "error" not in r:
+            r["subject_consistency"] = subject_consistency(read_video(Path(r["video"])).frames.numpy(), model)
 
 
 @app.command("compare", no_args_is_help=True, epilog="Example:\n\n  evs compare in.mp4 out_t2i.mp4 out_evs.mp4 "
@@ -263,6 +281,34 @@ def compare_cmd(
         error_plot(per_frame_errors(vids, names)).save(plot)
     if mp4:
         side_by_side(vids, names, mp4, fps)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("evs-demo"), "--out", "-o", help="Folder for the results."),
+    device: str = typer.Option("cpu", "--device", help="Torch device; the toy models are small enough for a CPU."),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Refine the bundled toy sample with the bundled toy models (no download, CPU, under a minute).
+
+    Writes t2i.mp4, t2v.mp4, evs.mp4, compare.png (rows: input, T2I, T2V, EVS, clean source) and
+    warping_error.png to --out, and prints consistency, imaging and fidelity for each."""
+    from .toy.bench import LABELS
+    from .toy.demo import run_demo
+
+    try:
+        rows, written = run_demo(out, device, seed)
+    except EvsError as e:
+        _fail(str(e))
+    t = Table(title="toy sample: consistency (lower is better), imaging and fidelity (higher is better)",
+              title_justify="left")
+    for col in ("method", "warp error", "flicker", "sharpness", "PSNR vs clean", "seconds"):
+        t.add_column(col)
+    for c, r in rows.items():
+        t.add_row(LABELS[c], f"{r['warp_error']:.4f}", f"{r['flicker']:.4f}", f"{r['sharpness']:.1f}",
+                  f"{r['psnr']:.2f}", f"{r['seconds']:.2f}")
+    _console().print(t)
+    print("wrote " + ", ".join(str(p) for p in written))
 
 
 @presets_app.command("list")

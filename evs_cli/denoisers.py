@@ -22,44 +22,43 @@ class Prompt:
     uncond: torch.Tensor  # (1, 77, D)
 
 
-def _guide(out: torch.Tensor, scale: float) -> torch.Tensor:
-    u, c = out.chunk(2)
-    return u + scale * (c - u)
+@dataclass
+class _Denoiser:
+    unet: torch.nn.Module
+    grid: Grid
+    prompt: Prompt
+    guidance: float = 1.0
+
+    def _unet(self, x: torch.Tensor, t: int, frames: int, guided: bool) -> torch.Tensor:
+        """One forward pass of `frames` frames; with guidance, uncond and cond batched together."""
+        if guided and self.guidance != 1.0:
+            enc = torch.cat([self.prompt.uncond.expand(frames, -1, -1), self.prompt.cond.expand(frames, -1, -1)])
+            u, c = self.unet(torch.cat([x, x]), t, encoder_hidden_states=enc).sample.chunk(2)
+            return u + self.guidance * (c - u)
+        return self.unet(x, t, encoder_hidden_states=self.prompt.cond.expand(frames, -1, -1)).sample
 
 
 @dataclass
-class T2IDenoiser:
-    unet: torch.nn.Module  # UNet2DConditionModel
-    grid: Grid
-    prompt: Prompt
-    guidance: float = 7.5
+class T2IDenoiser(_Denoiser):
+    """UNet2DConditionModel over frames as a batch of images."""
+
     chunk: int = 16  # frames per forward pass (x2 with guidance)
     features: FeatureState = field(default_factory=FeatureState)
     name: str = "t2i"
 
     def __call__(self, z: torch.Tensor, t: int, guided: bool = True) -> torch.Tensor:
-        dtype = self.unet.dtype
-        cfg = guided and self.guidance != 1.0
         outs = []
         for s in range(0, z.shape[0], self.chunk):
-            zc = z[s : s + self.chunk].to(dtype)
-            n = zc.shape[0]
+            zc = z[s : s + self.chunk].to(self.unet.dtype)
             self.features.window = s // self.chunk
-            if cfg:
-                enc = torch.cat([self.prompt.uncond.expand(n, -1, -1), self.prompt.cond.expand(n, -1, -1)])
-                out = _guide(self.unet(torch.cat([zc, zc]), t, encoder_hidden_states=enc).sample, self.guidance)
-            else:
-                out = self.unet(zc, t, encoder_hidden_states=self.prompt.cond.expand(n, -1, -1)).sample
-            outs.append(out.float())
+            outs.append(self._unet(zc, t, zc.shape[0], guided).float())
         return torch.cat(outs)
 
 
 @dataclass
-class T2VDenoiser:
-    unet: torch.nn.Module  # UNetMotionModel
-    grid: Grid
-    prompt: Prompt
-    guidance: float = 1.0
+class T2VDenoiser(_Denoiser):
+    """UNetMotionModel over temporal windows of the video, blended."""
+
     window: int = 16  # the motion module's training length
     overlap: int = 4
     features: FeatureState = field(default_factory=FeatureState)
@@ -71,15 +70,6 @@ class T2VDenoiser:
         outs = []
         for w, (s, e) in enumerate(windows):
             self.features.window = w
-            outs.append(self._forward(z[s:e], t, guided))
+            video = z[s:e].to(self.unet.dtype).permute(1, 0, 2, 3).unsqueeze(0)  # (1, C, F, h, w)
+            outs.append(self._unet(video, t, e - s, guided)[0].permute(1, 0, 2, 3).float())
         return outs[0] if len(windows) == 1 else blend(outs, windows, frames)
-
-    def _forward(self, z: torch.Tensor, t: int, guided: bool) -> torch.Tensor:
-        f = z.shape[0]
-        video = z.to(self.unet.dtype).permute(1, 0, 2, 3).unsqueeze(0)  # (1, C, F, h, w)
-        if guided and self.guidance != 1.0:
-            enc = torch.cat([self.prompt.uncond.expand(f, -1, -1), self.prompt.cond.expand(f, -1, -1)])
-            out = _guide(self.unet(torch.cat([video, video]), t, encoder_hidden_states=enc).sample, self.guidance)
-        else:
-            out = self.unet(video, t, encoder_hidden_states=self.prompt.cond.expand(f, -1, -1)).sample
-        return out[0].permute(1, 0, 2, 3).float()

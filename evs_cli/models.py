@@ -55,6 +55,15 @@ class ModelSet:
         return cls.from_config(self.scheduler_config, **overrides)
 
 
+PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
+
+
+def resolve_source(source: str) -> str:
+    if source.startswith(PACKAGE_PREFIX):
+        return str(Path(__file__).parent / source[len(PACKAGE_PREFIX):])
+    return source
+
+
 def _kind(source: str) -> str:
     p = Path(source).expanduser()
     if p.is_file():
@@ -97,6 +106,7 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
+    source = resolve_source(source)
     kind = _kind(source)
     if kind == "missing":
         raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
@@ -138,6 +148,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
     """
     from diffusers import MotionAdapter
 
+    source = resolve_source(source)
     kind = _kind(source)
     if kind == "missing":
         raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")

@@ -52,6 +52,19 @@ def lr_at(step: int, total: int, peak: float) -> float:
     return peak * min(1.0, (step + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, step / total)))
 
 
+def set_lr(opt, step: int, total: int, peak: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step, total, peak)
+
+
+def update(opt, loss, clip_params=None) -> None:
+    opt.zero_grad()
+    loss.backward()
+    if clip_params is not None:
+        torch.nn.utils.clip_grad_norm_(clip_params, 1.0)
+    opt.step()
+
+
 def train_vae(data, steps: int, log):
     from diffusers import AutoencoderKL
 
@@ -62,15 +75,12 @@ def train_vae(data, steps: int, log):
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     g = torch.Generator().manual_seed(1)
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, 1e-3)
+        set_lr(opt, step, steps, 1e-3)
         x = frames[torch.randint(len(frames), (16,), generator=g)]
         post = vae.encode(x).latent_dist
         rec = vae.decode(post.sample(generator=g)).sample
         loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * post.kl().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        update(opt, loss)
         if step % 100 == 0 or step == steps - 1:
             log(f"vae {step}/{steps} loss {loss.item():.4f}")
     vae.eval()
@@ -118,17 +128,13 @@ def train_t2i(vae, tok, data, steps: int, log):
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=1e-4)
     g = torch.Generator().manual_seed(2)
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, 5e-4)
+        set_lr(opt, step, steps, 5e-4)
         idx = torch.randint(len(latents), (64,), generator=g)
         drop = torch.rand(64, generator=g) < 0.1  # unconditional 10% of the time: classifier-free guidance
         text = embed(tok, text_encoder, ["" if d else prompts[i] for i, d in zip(idx.tolist(), drop.tolist())])
         zt, t, eps = add_noise(latents[idx], g, alphas)
         loss = F.mse_loss(unet(zt, t, encoder_hidden_states=text).sample, eps)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        update(opt, loss, params)
         if step % 100 == 0 or step == steps - 1:
             log(f"t2i {step}/{steps} loss {loss.item():.4f}")
     return unet.eval(), text_encoder.eval()
@@ -151,8 +157,7 @@ def train_motion(vae, tok, text_encoder, unet, data, steps: int, log):
     g = torch.Generator().manual_seed(3)
     batch = 2
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, 5e-4)
+        set_lr(opt, step, steps, 5e-4)
         idx = torch.randint(len(clips_lat), (batch,), generator=g)
         x0 = clips_lat[idx].permute(0, 2, 1, 3, 4)  # (B, C, F, h, w)
         t = torch.randint(0, 1000, (batch,), generator=g)
@@ -161,10 +166,7 @@ def train_motion(vae, tok, text_encoder, unet, data, steps: int, log):
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         text = texts[idx].repeat_interleave(FRAMES, dim=0)
         loss = F.mse_loss(motion(zt, t, encoder_hidden_states=text).sample, eps)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        update(opt, loss, params)
         if step % 100 == 0 or step == steps - 1:
             log(f"motion {step}/{steps} loss {loss.item():.4f}")
     return adapter.eval()

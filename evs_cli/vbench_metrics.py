@@ -1,0 +1,79 @@
+"""Metrics that need weights, computed the way VBench computes them. Weights are never downloaded here:
+they come from a local folder or the Hugging Face cache (run once online, or copy the folder).
+
+Subject consistency (VBench `subject_consistency.py`): every frame, shorter side resized to 224
+(bilinear, no antialias, rounded back to uint8 as torchvision does on uint8 tensors), scaled to [0, 1],
+ImageNet-normalised, through DINO ViT-B/16; the CLS feature after the final norm, L2-normalised. Per
+video: mean over frames t >= 1 of (max(0, cos(f_t, f_t-1)) + max(0, cos(f_t, f_0))) / 2.
+
+Normalisation for VBench's "Overall" (VBench `scripts/constant.py`, NORMALIZE_DIC):
+subject consistency [0.1462, 1.0], motion smoothness [0.706, 0.9975].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import EvsError
+
+DINO_DEFAULT = "facebook/dino-vitb16"
+NORMALIZE = {"subject_consistency": (0.1462, 1.0), "motion_smoothness": (0.706, 0.9975)}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def load_dino(source: str | None = None, device="cpu"):
+    """DINO ViT-B/16 as a transformers ViTModel, from --dino, $EVS_DINO, or the cache of facebook/dino-vitb16."""
+    from transformers import ViTModel
+
+    source = source or os.environ.get("EVS_DINO") or DINO_DEFAULT
+    local = Path(source).expanduser()
+    try:
+        model = ViTModel.from_pretrained(str(local) if local.is_dir() else source, add_pooling_layer=False,
+                                         local_files_only=not local.is_dir())
+    except Exception as e:  # noqa: BLE001 - any failure means: no usable weights here
+        raise EvsError(f"subject_consistency skipped: DINO weights {source!r} not found locally "
+                       f"({str(e).splitlines()[0][:120]}); pass --dino DIR or set EVS_DINO") from e
+    return model.to(device).eval()
+
+
+def dino_preprocess(frames: np.ndarray, n_px: int = 224) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> normalised float (F, 3, h, w) with the shorter side n_px."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    h, w = x.shape[-2:]
+    short, long = (h, w) if h <= w else (w, h)
+    new_short, new_long = n_px, int(n_px * long / short)
+    size = (new_short, new_long) if h <= w else (new_long, new_short)
+    x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=False)
+    x = x.round().clamp(0, 255) / 255.0  # torchvision rounds back to uint8 before the /255 step
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def dino_features(frames: np.ndarray, model, batch: int = 16) -> torch.Tensor:
+    x = dino_preprocess(frames)
+    dev = next(model.parameters()).device
+    feats = [model(pixel_values=x[i : i + batch].to(dev), interpolate_pos_encoding=True).last_hidden_state[:, 0]
+             for i in range(0, len(x), batch)]
+    return F.normalize(torch.cat(feats).float().cpu(), dim=-1)
+
+
+def subject_consistency(frames: np.ndarray, model) -> float:
+    f = dino_features(frames, model)
+    if len(f) < 2:
+        return 1.0
+    prev = (f[1:] * f[:-1]).sum(-1).clamp(min=0)
+    first = (f[1:] * f[:1]).sum(-1).clamp(min=0)
+    return float(((prev + first) / 2).mean())
+
+
+def normalized(metric: str, value: float) -> float:
+    lo, hi = NORMALIZE[metric]
+    return (value - lo) / (hi - lo)

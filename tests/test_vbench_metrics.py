@@ -1,0 +1,74 @@
+"""Subject consistency plumbing with a randomly initialised DINO-architecture ViT built offline."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from evs_cli.errors import EvsError
+from evs_cli.toy.data import render, spec_for
+from evs_cli.vbench_metrics import dino_preprocess, load_dino, normalized, subject_consistency
+
+
+@pytest.fixture(scope="module")
+def dino_dir(tmp_path_factory):
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    cfg = ViTConfig(image_size=224, patch_size=16, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
+                    intermediate_size=64)
+    d = tmp_path_factory.mktemp("dino")
+    ViTModel(cfg, add_pooling_layer=False).save_pretrained(d)
+    return d
+
+
+def test_preprocess_matches_vbench_layout():
+    frames = np.zeros((2, 320, 512, 3), np.uint8)
+    frames[..., 0] = 255
+    x = dino_preprocess(frames)
+    assert x.shape == (2, 3, 224, 358)  # shorter side 224, int(224 * 512 / 320) = 358
+    torch.testing.assert_close(x[0, :, 100, 100], torch.tensor([(1 - 0.485) / 0.229, -0.456 / 0.224, -0.406 / 0.225]))
+
+
+def test_static_video_is_perfectly_consistent(dino_dir):
+    model = load_dino(str(dino_dir))
+    still = np.repeat(render(spec_for(1))[:1], 5, axis=0)
+    assert subject_consistency(still, model) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_formula_uses_previous_and_first_frame(dino_dir):
+    model = load_dino(str(dino_dir))
+    clip = render(spec_for(2))[:6]
+    with torch.no_grad():
+        f = F.normalize(model(pixel_values=dino_preprocess(clip), interpolate_pos_encoding=True)
+                        .last_hidden_state[:, 0], dim=-1)
+    expected = np.mean([(max(0.0, float(f[i] @ f[i - 1])) + max(0.0, float(f[i] @ f[0]))) / 2 for i in range(1, 6)])
+    assert subject_consistency(clip, model) == pytest.approx(expected, abs=1e-5)
+    shuffled = clip[[0, 3, 1, 5, 2, 4]]  # frame order matters to the score
+    assert subject_consistency(shuffled, model) != pytest.approx(expected, abs=1e-6)
+
+
+def test_missing_weights_say_what_to_do(tmp_path):
+    with pytest.raises(EvsError, match="subject_consistency skipped: DINO weights .* pass --dino DIR"):
+        load_dino("nobody/no-dino")
+
+
+def test_overall_normalisation_ranges():
+    assert normalized("subject_consistency", 1.0) == pytest.approx(1.0)
+    assert normalized("motion_smoothness", 0.706) == pytest.approx(0.0)
+
+
+def test_eval_adds_subject_consistency_with_local_dino(tmp_path, dino_dir):
+    import json
+
+    from evs_cli.video import write_mp4
+    from helpers import evs
+
+    (tmp_path / "v").mkdir()
+    write_mp4(torch.from_numpy(render(spec_for(3))), tmp_path / "v" / "a-0.mp4", 8)
+    r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--json", tmp_path / "m.json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads((tmp_path / "m.json").read_text())["videos"][0]
+    assert 0.0 <= row["subject_consistency"] <= 1.0
+    r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere")
+    assert r.returncode == 0 and "subject_consistency skipped" in r.stderr
