@@ -4,6 +4,7 @@ otherwise, JSON-lines timing records, and a closing summary."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -19,7 +20,8 @@ class Reporter:
         self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
-        self.log = open(log, "a", encoding="utf-8") if log else None
+        # One os.write per record on an O_APPEND descriptor: runs sharing a log never interleave lines.
+        self.log = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if log else None
         self.records: list[dict] = []
         self.fatal: list[str] = []
         self.started = time.perf_counter()
@@ -50,9 +52,8 @@ class Reporter:
 
     def _done(self, rec: dict) -> None:
         self.records.append(rec)
-        if self.log:
-            self.log.write(json.dumps(rec, default=str) + "\n")
-            self.log.flush()
+        if self.log is not None:
+            os.write(self.log, (json.dumps(rec, default=str) + "\n").encode("utf-8"))
         if self.progress:
             self.progress.advance(self.overall)
         status = rec["status"]
@@ -66,8 +67,9 @@ class Reporter:
     def close(self) -> Counter:
         if self.progress:
             self.progress.stop()
-        if self.log:
-            self.log.close()
+        if self.log is not None:
+            os.close(self.log)
+            self.log = None
         counts = Counter(r["status"] for r in self.records)
         if not self.quiet:
             self.err.print(self._summary(counts))

@@ -127,6 +127,22 @@ def test_interrupt_leaves_no_partial_files(tmp_path, models):
     assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
 
 
+def test_interrupt_stops_every_worker_cleanly(tmp_path, models):
+    folder = tmp_path / "in"
+    for i in range(2):
+        make_clip(folder / f"long {i}-0.mp4", frames=160, seed=i)
+    out = tmp_path / "out"
+    p = evs_bg("refine", folder, *models, "--out", out, "--devices", "cpu,cpu")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*.evs-claim"))) < 2:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)  # only the parent: it must interrupt its workers itself
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert list(out.glob("*.mp4")) == [] and leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("preset", list_presets())
 def test_dry_run_prints_stages_and_loads_no_model(tmp_path, preset):
     r = evs("refine", tmp_path / "none.mp4", "--preset", preset, "--dry-run", "--t2i", "/no/such/model")

@@ -101,9 +101,10 @@ def soften(clip: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.stack([_blur(f, sigma) for f in clip])
 
 
-def degrade(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: float = 0.08, jitter: float = 1.0,
-            noise: float = 3.0) -> np.ndarray:
-    """A weak T2V generator's output: blurred, per-frame gain/colour flicker, positional jitter, noise."""
+def degrade(clip: np.ndarray, seed: int, blur: float = 2.0, flicker: float = 0.08, jitter: float = 1.0,
+            noise: float = 0.0) -> np.ndarray:
+    """A weak T2V generator's output: blurred, per-frame gain/colour flicker, positional jitter (and
+    optionally sensor-like noise, which the VAE training also saw)."""
     import cv2
 
     r = np.random.default_rng(seed + 104729)
