@@ -4,8 +4,10 @@ Model sources, for both models:
   * a hub id (``emilianJR/epiCRealism``; for an adapter file inside a repo, ``repo:file``), fetched
     into the usual Hugging Face cache and read from there offline once cached (HF_HUB_OFFLINE=1);
   * a local diffusers folder;
-  * a single checkpoint file (``.safetensors`` or ``.ckpt``). A single-file T2I checkpoint is read
-    with the SD1.5 component configs shipped in ``evs_cli/configs/sd15``, so no network is needed.
+  * a single checkpoint file (``.safetensors`` or ``.ckpt``). A single-file T2I checkpoint (original
+    LDM layout, as CivitAI-style models ship) is read with the component configs of a diffusers layout
+    beside it if there is one, else with the SD1.5 configs shipped in ``evs_cli/configs/sd15``, so no
+    network is needed.
 """
 
 from __future__ import annotations
@@ -113,10 +115,13 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     if kind == "file":
         if not source.endswith(_CHECKPOINT_SUFFIXES):
             raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
-        tok = load_tokenizer(tokenizer, [Path(source).parent, SD15_CONFIG])
+        here = Path(source).parent
+        # Component configs from a diffusers layout beside the file (a fine-tune's own), else SD1.5's.
+        config = here if (here / "model_index.json").is_file() and (here / "unet" / "config.json").is_file() else SD15_CONFIG
+        tok = load_tokenizer(tokenizer, [here, SD15_CONFIG])
         try:
             pipe = StableDiffusionPipeline.from_single_file(
-                source, config=str(SD15_CONFIG), local_files_only=True, torch_dtype=dtype, tokenizer=tok,
+                source, config=str(config), local_files_only=True, torch_dtype=dtype, tokenizer=tok,
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         except Exception as e:  # noqa: BLE001
             raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({str(e).splitlines()[0]})") from e

@@ -57,3 +57,23 @@ def test_single_file_t2i_without_tokenizer_says_what_is_missing(tmp_path):
     ckpt.write_bytes(b"x")
     with pytest.raises(EvsError, match=r"no CLIP tokenizer found .*pass --tokenizer"):
         load_t2i(str(ckpt), torch.float32)
+
+
+def test_single_file_t2i_checkpoint_loads_like_the_folder(tmp_path, tiny_paths, tiny_models):
+    """A tiny model written in the original LDM single-file layout loads through from_single_file."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from ldm_layout import to_single_file
+
+    m = tiny_models
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_paths["t2i"], folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    save_file(to_single_file(m.unet, m.vae, m.text_encoder), str(folder / "tiny.safetensors"))
+    tok, text_encoder, vae, unet, sched = load_t2i(str(folder / "tiny.safetensors"), torch.float32)
+    for ours, ref in ((unet, m.unet), (vae, m.vae), (text_encoder, m.text_encoder)):
+        a, b = ours.state_dict(), ref.state_dict()
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k].reshape(b[k].shape), b[k]) for k in a), type(ref).__name__
+    assert sched["beta_schedule"] == "scaled_linear" and tok("a red circle").input_ids == m.tokenizer("a red circle").input_ids
