@@ -71,6 +71,8 @@ class VideoRefiner:
         except (torch.cuda.OutOfMemoryError, RuntimeError, ValueError, OSError) as e:
             rec["error"] = f"{job.input}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             rec["traceback"] = traceback.format_exc(limit=4)
+            if isinstance(e, torch.cuda.OutOfMemoryError):
+                torch.cuda.empty_cache()  # the next video on this worker starts from a clean allocator
         finally:
             discard(tmp)
             claim.release()
