@@ -194,6 +194,10 @@ def eval_cmd(
     dino: Optional[str] = typer.Option(None, "--dino", help="DINO ViT-B/16 folder or cached hub id for VBench "
                                        "subject consistency (default: $EVS_DINO, else facebook/dino-vitb16 if "
                                        "cached). Skipped, with one line saying so, when absent."),
+    ap_head: Optional[str] = typer.Option(None, "--ap-head", help="Aesthetic Predictor v2.5 head "
+                                          "(aesthetic_predictor_v2_5.pth; default $EVS_AP_HEAD)."),
+    ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", help="SigLIP so400m-patch14-384 folder or cached "
+                                             "hub id (default $EVS_AP_ENCODER, else google/siglip-so400m-patch14-384)."),
 ):
     """Measure videos without any weights: warping error and flicker (optical flow, occlusions masked),
     sharpness (variance of the Laplacian), and PSNR / SSIM against a reference.
@@ -208,7 +212,7 @@ def eval_cmd(
         timing = timing_by_group(targets, logs)
     except EvsError as e:
         _fail(str(e))
-    _add_subject_consistency(rows, dino)
+    _add_weighted_metrics(rows, dino, ap_encoder, ap_head)
     summary = summarize(rows, targets, timing)
     con = _console()
     for r in rows:
@@ -237,18 +241,23 @@ def eval_cmd(
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
-def _add_subject_consistency(rows: list[dict], dino: Optional[str]) -> None:
-    from .vbench_metrics import load_dino, subject_consistency
+def _add_weighted_metrics(rows: list[dict], dino, ap_encoder, ap_head) -> None:
+    """Metrics whose weights are present locally; one line per metric that is skipped, saying why."""
+    from .vbench_metrics import aesthetic_score, load_aesthetic, load_dino, subject_consistency
     from .video import read_video
 
-    try:
-        model = load_dino(dino)
-    except EvsError as e:
-        print(f"evs: {e}", file=sys.stderr)
-        return
+    metrics = {}
+    for name, load, score in (("subject_consistency", lambda: load_dino(dino), subject_consistency),
+                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head), aesthetic_score)):
+        try:
+            metrics[name] = (load(), score)
+        except EvsError as e:
+            print(f"evs: {e}", file=sys.stderr)
     for r in rows:
-        if "error" not in r:
-            r["subject_consistency"] = subject_consistency(read_video(Path(r["video"])).frames.numpy(), model)
+        if "error" not in r and metrics:
+            frames = read_video(Path(r["video"])).frames.numpy()
+            for name, (model, score) in metrics.items():
+                r[name] = score(frames, model)
 
 
 @app.command("compare", no_args_is_help=True, epilog="Example:\n\n  evs compare in.mp4 out_t2i.mp4 out_evs.mp4 "

@@ -1,10 +1,16 @@
-"""Metrics that need weights, computed the way VBench computes them. Weights are never downloaded here:
+"""Metrics that need weights, computed the way their authors compute them. Weights are never downloaded here:
 they come from a local folder or the Hugging Face cache (run once online, or copy the folder).
 
 Subject consistency (VBench `subject_consistency.py`): every frame, shorter side resized to 224
 (bilinear, no antialias, rounded back to uint8 as torchvision does on uint8 tensors), scaled to [0, 1],
 ImageNet-normalised, through DINO ViT-B/16; the CLS feature after the final norm, L2-normalised. Per
 video: mean over frames t >= 1 of (max(0, cos(f_t, f_t-1)) + max(0, cos(f_t, f_0))) / 2.
+
+Aesthetic Predictor v2.5 (discus0434/aesthetic-predictor-v2-5, the paper's AP): SigLIP so400m-patch14-384
+vision tower, pooled embedding L2-normalised, then an MLP head 1152-1024-128-64-16-1 (its published
+`aesthetic_predictor_v2_5.pth` loads into `AestheticHead`). Frames are resized to the tower's square
+input with PIL bicubic, scaled to [0, 1] and normalised with mean 0.5, std 0.5 (SiglipImageProcessor's
+defaults). A video's score is the mean over its frames (on a 1-10 scale with the real weights).
 
 Normalisation for VBench's "Overall" (VBench `scripts/constant.py`, NORMALIZE_DIC):
 subject consistency [0.1462, 1.0], motion smoothness [0.706, 0.9975].
@@ -72,6 +78,64 @@ def subject_consistency(frames: np.ndarray, model) -> float:
     prev = (f[1:] * f[:-1]).sum(-1).clamp(min=0)
     first = (f[1:] * f[:1]).sum(-1).clamp(min=0)
     return float(((prev + first) / 2).mean())
+
+
+AP_ENCODER_DEFAULT = "google/siglip-so400m-patch14-384"
+
+
+class AestheticHead(torch.nn.Sequential):
+    """The v2.5 scoring head; state-dict keys 0, 2, 4, 6, 8 as in the published .pth ("scoring_head." stripped)."""
+
+    def __init__(self, hidden: int):
+        d = torch.nn.Dropout
+        super().__init__(torch.nn.Linear(hidden, 1024), d(0.5), torch.nn.Linear(1024, 128), d(0.5),
+                         torch.nn.Linear(128, 64), d(0.5), torch.nn.Linear(64, 16), d(0.2), torch.nn.Linear(16, 1))
+
+
+def load_aesthetic(encoder: str | None = None, head: str | None = None, device="cpu"):
+    """(SigLIP vision tower, head) from --ap-encoder / $EVS_AP_ENCODER (else the cached hub id) and
+    --ap-head / $EVS_AP_HEAD (the .pth file)."""
+    from transformers import SiglipVisionModel
+
+    encoder = encoder or os.environ.get("EVS_AP_ENCODER") or AP_ENCODER_DEFAULT
+    head = head or os.environ.get("EVS_AP_HEAD")
+    if not head or not Path(head).expanduser().is_file():
+        raise EvsError("aesthetic skipped: no Aesthetic Predictor v2.5 head (pass --ap-head "
+                       "aesthetic_predictor_v2_5.pth or set EVS_AP_HEAD)")
+    local = Path(encoder).expanduser()
+    try:
+        tower = SiglipVisionModel.from_pretrained(str(local) if local.is_dir() else encoder,
+                                                  local_files_only=not local.is_dir())
+    except Exception as e:  # noqa: BLE001
+        raise EvsError(f"aesthetic skipped: SigLIP encoder {encoder!r} not found locally "
+                       f"({str(e).splitlines()[0][:120]}); pass --ap-encoder DIR or set EVS_AP_ENCODER") from e
+    state = torch.load(str(Path(head).expanduser()), map_location="cpu", weights_only=True)
+    state = {k.removeprefix("scoring_head."): v for k, v in state.items()}
+    mlp = AestheticHead(tower.config.hidden_size)
+    try:
+        mlp.load_state_dict(state)
+    except RuntimeError as e:
+        raise EvsError(f"aesthetic skipped: {head} is not an Aesthetic Predictor v2.5 head for this encoder") from e
+    return tower.to(device).eval(), mlp.to(device).eval()
+
+
+def siglip_preprocess(frames: np.ndarray, size: int) -> torch.Tensor:
+    from PIL import Image
+
+    x = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BICUBIC)) for f in frames])
+    return (torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0 - 0.5) / 0.5
+
+
+@torch.no_grad()
+def aesthetic_score(frames: np.ndarray, predictor, batch: int = 16) -> float:
+    tower, head = predictor
+    x = siglip_preprocess(frames, tower.config.image_size)
+    dev = next(tower.parameters()).device
+    scores = []
+    for i in range(0, len(x), batch):
+        emb = tower(pixel_values=x[i : i + batch].to(dev)).pooler_output
+        scores.append(head(emb / emb.norm(dim=-1, keepdim=True)).float().cpu())
+    return float(torch.cat(scores).mean())
 
 
 def normalized(metric: str, value: float) -> float:

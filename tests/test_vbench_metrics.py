@@ -58,7 +58,7 @@ def test_overall_normalisation_ranges():
     assert normalized("motion_smoothness", 0.706) == pytest.approx(0.0)
 
 
-def test_eval_adds_subject_consistency_with_local_dino(tmp_path, dino_dir):
+def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, ap_files):
     import json
 
     from evs_cli.video import write_mp4
@@ -66,9 +66,51 @@ def test_eval_adds_subject_consistency_with_local_dino(tmp_path, dino_dir):
 
     (tmp_path / "v").mkdir()
     write_mp4(torch.from_numpy(render(spec_for(3))), tmp_path / "v" / "a-0.mp4", 8)
-    r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--json", tmp_path / "m.json")
+    r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--ap-encoder", ap_files[0], "--ap-head", ap_files[1],
+            "--json", tmp_path / "m.json")
     assert r.returncode == 0, r.stderr
     row = json.loads((tmp_path / "m.json").read_text())["videos"][0]
-    assert 0.0 <= row["subject_consistency"] <= 1.0
+    assert 0.0 <= row["subject_consistency"] <= 1.0 and isinstance(row["aesthetic"], float)
     r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere")
-    assert r.returncode == 0 and "subject_consistency skipped" in r.stderr
+    assert r.returncode == 0 and "subject_consistency skipped" in r.stderr and "aesthetic skipped" in r.stderr
+    assert "flicker" in r.stdout  # the weight-free metrics are still there
+
+
+@pytest.fixture(scope="module")
+def ap_files(tmp_path_factory):
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    from evs_cli.vbench_metrics import AestheticHead
+
+    torch.manual_seed(1)
+    d = tmp_path_factory.mktemp("ap")
+    tower = SiglipVisionModel(SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                                 num_attention_heads=2, image_size=56, patch_size=14))
+    tower.save_pretrained(d / "siglip")
+    head = AestheticHead(32)
+    torch.save({f"scoring_head.{k}": v for k, v in head.state_dict().items()}, d / "head.pth")  # published layout
+    return d / "siglip", d / "head.pth"
+
+
+def test_aesthetic_matches_the_reference_pipeline(ap_files):
+    """Against transformers' own SiglipImageProcessor and the head applied by hand, per frame."""
+    from PIL import Image
+    from transformers import SiglipImageProcessor
+
+    from evs_cli.vbench_metrics import aesthetic_score, load_aesthetic
+
+    tower, head = load_aesthetic(str(ap_files[0]), str(ap_files[1]))
+    clip = render(spec_for(4))[:4]
+    proc = SiglipImageProcessor(size={"height": 56, "width": 56}, resample=Image.BICUBIC)
+    px = proc([Image.fromarray(f) for f in clip], return_tensors="pt").pixel_values
+    with torch.no_grad():
+        emb = tower(pixel_values=px).pooler_output
+        expected = float(head(emb / emb.norm(dim=-1, keepdim=True)).mean())
+    assert aesthetic_score(clip, (tower, head)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_aesthetic_without_head_says_how_to_enable():
+    from evs_cli.vbench_metrics import load_aesthetic
+
+    with pytest.raises(EvsError, match="aesthetic skipped: no Aesthetic Predictor v2.5 head .*--ap-head"):
+        load_aesthetic(None, None)
