@@ -117,7 +117,7 @@ def refine(
 
     devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate)
-    reporter = Reporter(jobs, log, quiet, p.schedule_params() and _stages(p))
+    reporter = Reporter(jobs, log, quiet, _stages(p))
     try:
         run_jobs(jobs, devs, options, reporter)
     except KeyboardInterrupt:
@@ -208,11 +208,10 @@ def eval_cmd(
     if flow not in ("dis", "farneback"):
         _fail(f"--flow must be dis or farneback, got {flow!r}")
     try:
-        rows = evaluate(targets, reference, flow)
+        rows = evaluate(targets, reference, flow, _weighted_scorers(dino, ap_encoder, ap_head))
         timing = timing_by_group(targets, logs)
     except EvsError as e:
         _fail(str(e))
-    _add_weighted_metrics(rows, dino, ap_encoder, ap_head)
     summary = summarize(rows, targets, timing)
     con = _console()
     for r in rows:
@@ -241,23 +240,20 @@ def eval_cmd(
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
-def _add_weighted_metrics(rows: list[dict], dino, ap_encoder, ap_head) -> None:
-    """Metrics whose weights are present locally; one line per metric that is skipped, saying why."""
+def _weighted_scorers(dino, ap_encoder, ap_head) -> dict:
+    """Scorers for the metrics whose weights are present locally; one line per metric skipped, saying why."""
     from .vbench_metrics import aesthetic_score, load_aesthetic, load_dino, subject_consistency
-    from .video import read_video
 
-    metrics = {}
+    scorers = {}
     for name, load, score in (("subject_consistency", lambda: load_dino(dino), subject_consistency),
                               ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head), aesthetic_score)):
         try:
-            metrics[name] = (load(), score)
+            model = load()
         except EvsError as e:
             print(f"evs: {e}", file=sys.stderr)
-    for r in rows:
-        if "error" not in r and metrics:
-            frames = read_video(Path(r["video"])).frames.numpy()
-            for name, (model, score) in metrics.items():
-                r[name] = score(frames, model)
+            continue
+        scorers[name] = lambda frames, model=model, score=score: score(frames, model)
+    return scorers
 
 
 @app.command("compare", no_args_is_help=True, epilog="Example:\n\n  evs compare in.mp4 out_t2i.mp4 out_evs.mp4 "

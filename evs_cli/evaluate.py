@@ -27,8 +27,10 @@ def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -
     raise EvsError(f"{video}: no reference video matching {rel} in {reference}")
 
 
-def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis") -> list[dict]:
-    """One row per video: {"group", "video", metric...}; errors are rows with "error"."""
+def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis", scorers: dict | None = None) -> list[dict]:
+    """One row per video: {"group", "video", metric...}; errors are rows with "error".
+
+    `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}."""
     refs = {}
     if reference is not None and reference.is_dir():
         for f, rel in find_inputs([str(reference)]):
@@ -43,6 +45,7 @@ def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis"
                 ref_path = _reference_for(f, rel, reference, refs)
                 ref = read_video(ref_path).frames.numpy() if ref_path else None
                 row.update(weight_free(frames, ref, flow))
+                row.update({name: score(frames) for name, score in (scorers or {}).items()})
                 row["frames"] = int(len(frames))
             except EvsError as e:
                 row["error"] = str(e)
