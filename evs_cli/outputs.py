@@ -60,6 +60,9 @@ def find_inputs(args: list[str]) -> list[tuple[Path, Path]]:
 
 def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str) -> list[Job]:
     ext = ".mp4" if fmt == "mp4" else ""
+    root = (out if out is not None else Path("evs-out")).resolve()
+    # `evs refine videos/ --out videos/refined`: earlier results are not new inputs
+    inputs = [(f, rel) for f, rel in inputs if root not in f.resolve().parents]
     single_file_out = (out is not None and len(inputs) == 1 and fmt == "mp4"
                        and out.suffix.lower() in VIDEO_SUFFIXES and not out.is_dir())
     jobs = []
@@ -67,8 +70,8 @@ def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str) -> li
         if single_file_out:
             dest = out
         else:
-            root = out if out is not None else Path("evs-out")
-            dest = root / rel.with_suffix(ext) if ext else root / rel.parent / rel.stem
+            base = out if out is not None else Path("evs-out")
+            dest = base / rel.with_suffix(ext) if ext else base / rel.parent / rel.stem
         jobs.append(Job(f, rel, dest))
     dests = [j.output.resolve() for j in jobs]
     if len(set(dests)) != len(dests):

@@ -62,3 +62,10 @@ def test_output_paths_keep_relative_names(tmp_path):
     assert one[0].output == tmp_path / "x.mp4"
     with pytest.raises(EvsError, match="pattern matches no video"):
         find_inputs([str(tmp_path / "*.webm")])
+
+
+def test_outputs_inside_the_input_folder_are_not_inputs(tmp_path):
+    make_clip(tmp_path / "videos" / "a-0.mp4", frames=2)
+    make_clip(tmp_path / "videos" / "refined" / "a-0.mp4", frames=2)  # an earlier run's result
+    jobs = plan_jobs(find_inputs([str(tmp_path / "videos")]), tmp_path / "videos" / "refined", "mp4")
+    assert [j.input.name for j in jobs] == ["a-0.mp4"] and jobs[0].input.parent.name == "videos"
