@@ -23,7 +23,7 @@ from .errors import EvsError  # noqa: E402
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+    add_completion=False, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
     help="Refine AI-generated videos with a T2I and a T2V diffusion model (EVS, Su et al.).\n\n"
          "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted.",
 )
@@ -117,7 +117,10 @@ def refine(
 
     devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate)
-    reporter = Reporter(jobs, log, quiet, _stages(p))
+    try:
+        reporter = Reporter(jobs, log, quiet, _stages(p))
+    except EvsError as e:
+        _fail(str(e))
     try:
         run_jobs(jobs, devs, options, reporter)
     except KeyboardInterrupt:

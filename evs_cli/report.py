@@ -15,13 +15,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 
+def open_log(path: Path) -> int:
+    """An O_APPEND descriptor: one os.write per record, so runs sharing a log never interleave lines."""
+    from .errors import EvsError
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise EvsError(f"{path}: cannot open the log ({e.strerror})") from e
+
+
 class Reporter:
     def __init__(self, jobs, log: Path | None, quiet: bool, stages: list):
         self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
-        # One os.write per record on an O_APPEND descriptor: runs sharing a log never interleave lines.
-        self.log = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if log else None
+        self.log = open_log(log) if log else None
         self.records: list[dict] = []
         self.fatal: list[str] = []
         self.started = time.perf_counter()

@@ -166,6 +166,16 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, args, match):
     assert r.stderr.strip().splitlines()[-1].startswith("evs: error:") and match in r.stderr
 
 
+def test_log_in_a_new_folder_is_created_and_an_unwritable_log_is_a_usage_error(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "a circle-0.mp4")
+    log = tmp_path / "new" / "deeper" / "timing.jsonl"
+    r = evs("refine", src, *models, "--out", tmp_path / "out", "--log", log)
+    assert r.returncode == 0 and len(log.read_text().splitlines()) == 1
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    r = evs("refine", src, *models, "--out", tmp_path / "out2", "--log", tmp_path / "blocker" / "log.jsonl")
+    assert r.returncode == 2 and "cannot open the log" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_missing_input_is_a_usage_error(tmp_path):
     r = evs("refine", tmp_path / "missing.mp4")
     assert r.returncode == 2 and "missing.mp4: no such file or folder" in r.stderr
