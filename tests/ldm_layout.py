@@ -15,6 +15,11 @@ def _resnet(name: str) -> str:
     return name
 
 
+def _layer(kind: str, rest: str) -> str:
+    """Inside an LDM block: .0 is the ResNet (renamed), .1 the transformer (names kept)."""
+    return f"0.{_resnet(rest)}" if kind == "resnets" else f"1.{rest}"
+
+
 def unet_to_ldm(sd: dict, layers: int = 2) -> dict:
     out = {}
     per = layers + 1
@@ -25,8 +30,7 @@ def unet_to_ldm(sd: dict, layers: int = 2) -> dict:
         n = re.sub(r"^conv_out\.", "out.2.", n)
         m = re.match(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", n)
         if m:
-            i, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
-            n = f"input_blocks.{per * i + j + 1}.{0 if kind == 'resnets' else 1}.{_resnet(rest) if kind == 'resnets' else rest}"
+            n = f"input_blocks.{per * int(m[1]) + int(m[3]) + 1}.{_layer(m[2], m[4])}"
         m = re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", n)
         if m:
             n = f"input_blocks.{per * (int(m[1]) + 1)}.0.op.{m[2]}"
@@ -36,8 +40,7 @@ def unet_to_ldm(sd: dict, layers: int = 2) -> dict:
             n = f"middle_block.{idx}.{_resnet(m[3]) if m[1] == 'resnets' else m[3]}"
         m = re.match(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", n)
         if m:
-            i, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
-            n = f"output_blocks.{per * i + j}.{0 if kind == 'resnets' else 1}.{_resnet(rest) if kind == 'resnets' else rest}"
+            n = f"output_blocks.{per * int(m[1]) + int(m[3])}.{_layer(m[2], m[4])}"
         m = re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", n)
         if m:
             i = int(m[1])
