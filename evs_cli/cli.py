@@ -146,18 +146,10 @@ def _dry_grids(p):
     """The preset's grids from the SD1.5 scheduler config shipped with evs: no model is loaded."""
     import json
 
-    import diffusers
-
-    from .diffusion import Grid
+    from .engine import preset_grids
     from .models import SD15_CONFIG
 
-    base = json.loads((SD15_CONFIG / "scheduler" / "scheduler_config.json").read_text())
-    out = {}
-    for model in ("t2i", "t2v"):
-        opts = getattr(p, model)
-        sched = getattr(diffusers, opts.scheduler).from_config(base, **opts.scheduler_config)
-        out[model] = Grid.from_scheduler(sched, opts.steps)
-    return out
+    return preset_grids(p, json.loads((SD15_CONFIG / "scheduler" / "scheduler_config.json").read_text()))
 
 
 def _print_stages(p) -> None:

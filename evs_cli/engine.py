@@ -16,6 +16,7 @@ import torch
 
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
+from .errors import EvsError
 from .schedule import NoiseFn, run_schedule, seeded_noise
 from .stages import Stage, build_stages, count_calls
 
@@ -31,16 +32,25 @@ class ModelOptions:
     negative_prompt: str = ""
 
 
+def preset_grids(preset, scheduler_config: dict) -> dict[str, Grid]:
+    """Each model's grid: the preset's scheduler class and overrides on the T2I model's scheduler config."""
+    import diffusers
+
+    grids = {}
+    for model in ("t2i", "t2v"):
+        opts = getattr(preset, model)
+        cls = getattr(diffusers, opts.scheduler, None)
+        if cls is None or not hasattr(cls, "set_timesteps"):
+            raise EvsError(f"{model}.scheduler: unknown scheduler class {opts.scheduler!r}")
+        grids[model] = Grid.from_scheduler(cls.from_config(scheduler_config, **opts.scheduler_config), opts.steps)
+    return grids
+
+
 class Engine:
     def __init__(self, models, preset):
         self.models = models
         self.preset = preset
-        self.grids = {
-            "t2i": Grid.from_scheduler(models.scheduler(preset.t2i.scheduler, **preset.t2i.scheduler_config),
-                                       preset.t2i.steps),
-            "t2v": Grid.from_scheduler(models.scheduler(preset.t2v.scheduler, **preset.t2v.scheduler_config),
-                                       preset.t2v.steps),
-        }
+        self.grids = preset_grids(preset, models.scheduler_config)
         self.stages: list[Stage] = build_stages(preset.schedule_params())
         self._prompts: dict[tuple[str, str], torch.Tensor] = {}
         self.resolve_layers()

@@ -48,14 +48,6 @@ class ModelSet:
     device: torch.device
     dtype: torch.dtype
 
-    def scheduler(self, cls_name: str, **overrides):
-        import diffusers
-
-        cls = getattr(diffusers, cls_name, None)
-        if cls is None or not hasattr(cls, "set_timesteps"):
-            raise EvsError(f"unknown scheduler class {cls_name!r}")
-        return cls.from_config(self.scheduler_config, **overrides)
-
 
 PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
 
