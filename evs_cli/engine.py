@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -116,35 +117,25 @@ class Engine:
 
     def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None):
         """uint8 frames (F, H, W, 3) -> (refined uint8 frames, report with seconds and calls per phase)."""
-        timer = _Timer(self.models.device)
-        with timer("encode"):
+        seconds: dict[str, float] = {}
+        with _timed(seconds, "encode", self.models.device):
             x0 = self.encode(frames)
-        with timer("stages"):
+        with _timed(seconds, "stages", self.models.device):
             x0, stages = self.refine_latents(x0, prompt, seed, on_stage=on_stage)
-        with timer("decode"):
+        with _timed(seconds, "decode", self.models.device):
             out = self.decode(x0)
-        report = {"seconds": timer.seconds, "stages": [s.as_dict() for s in stages],
+        report = {"seconds": seconds, "stages": [s.as_dict() for s in stages],
                   "calls": {k: sum(s.calls for s in stages if s.model == k) for k in ("t2i", "t2v")},
                   "inversion_calls": sum(s.inversion_calls for s in stages),
                   "expected_calls": count_calls(self.stages)}
         return out, report
 
 
-class _Timer:
-    def __init__(self, device):
-        self.device = torch.device(device)
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, name: str):
-        timer = self
-
-        class _Span:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                if timer.device.type == "cuda":
-                    torch.cuda.synchronize(timer.device)
-                timer.seconds[name] = time.perf_counter() - self.t
-
-        return _Span()
+@contextmanager
+def _timed(seconds: dict, name: str, device):
+    """Wall time of the block into seconds[name]; CUDA work is waited for so the time is the GPU's too."""
+    start = time.perf_counter()
+    yield
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds[name] = time.perf_counter() - start
