@@ -36,19 +36,22 @@ def load(paths: list[Path], height: int | None = None) -> list[np.ndarray]:
     return [_to_height(v, h) for v in vids]
 
 
-def sheet_size(videos: list[np.ndarray], n_frames: int, zoom: int) -> tuple[int, int]:
+def _cells(videos: list[np.ndarray], zoom: int) -> tuple[int, int, int, int]:
+    """(frame width, frame height, crop width, crop height): a zoomed centre quarter, even-sided."""
     h = videos[0].shape[1]
     w = max(v.shape[2] for v in videos)
-    return LABEL_W + n_frames * w + (w // 2) * zoom // 2 * 2, HEADER_H + len(videos) * max(h, (h // 2) * zoom // 2 * 2)
+    return w, h, (w // 2) * zoom // 2 * 2, (h // 2) * zoom // 2 * 2
+
+
+def sheet_size(videos: list[np.ndarray], n_frames: int, zoom: int) -> tuple[int, int]:
+    w, h, cw, ch = _cells(videos, zoom)
+    return LABEL_W + n_frames * w + cw, HEADER_H + len(videos) * max(h, ch)
 
 
 def contact_sheet(videos: list[np.ndarray], labels: list[str], n_frames: int = 6, zoom: int = 2,
                   crop_frame: int | None = None) -> Image.Image:
     """Rows: label | n evenly spaced frames | a zoom x enlargement of the centre quarter of one frame."""
-    h = videos[0].shape[1]
-    w = max(v.shape[2] for v in videos)
-    cw = (w // 2) * zoom // 2 * 2
-    ch = (h // 2) * zoom // 2 * 2
+    w, h, cw, ch = _cells(videos, zoom)
     row_h = max(h, ch)
     W, H = sheet_size(videos, n_frames, zoom)
     img = Image.new("RGB", (W, H), (255, 255, 255))
