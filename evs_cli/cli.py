@@ -193,17 +193,28 @@ def eval_cmd(
                                           "(aesthetic_predictor_v2_5.pth; default $EVS_AP_HEAD)."),
     ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", help="SigLIP so400m-patch14-384 folder or cached "
                                              "hub id (default $EVS_AP_ENCODER, else google/siglip-so400m-patch14-384)."),
+    amt: Optional[str] = typer.Option(None, "--amt", help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
+                                      "(default $EVS_AMT, else ~/.cache/vbench/amt_model/amt-s.pth, else the "
+                                      "Hugging Face cache of lalala125/AMT)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Where the weighted metrics run (default: cuda "
+                                         "if available, else cpu)."),
 ):
-    """Measure videos without any weights: warping error and flicker (optical flow, occlusions masked),
-    sharpness (variance of the Laplacian), and PSNR / SSIM against a reference.
+    """Measure videos. Without any weights: warping error and flicker (optical flow, occlusions masked),
+    sharpness (variance of the Laplacian), and PSNR / SSIM against a reference. With weights present
+    locally, also the paper's metrics as VBench and their authors compute them: motion_smoothness (AMT-S),
+    subject_consistency (DINO), aesthetic (Aesthetic Predictor v2.5); a metric whose weights are
+    missing is skipped with one line saying how to enable it.
 
-    warp_error and flicker: lower is more consistent; sharpness, psnr, ssim: higher is better."""
+    warp_error and flicker: lower is more consistent; everything else: higher is better."""
     from .evaluate import COLUMNS, evaluate, summarize, timing_by_group, write_csv, write_json
 
     if flow not in ("dis", "farneback"):
         _fail(f"--flow must be dis or farneback, got {flow!r}")
     try:
-        rows = evaluate(targets, reference, flow, _weighted_scorers(dino, ap_encoder, ap_head))
+        import torch
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head))
         timing = timing_by_group(targets, logs)
     except EvsError as e:
         _fail(str(e))
@@ -235,13 +246,15 @@ def eval_cmd(
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
-def _weighted_scorers(dino, ap_encoder, ap_head) -> dict:
+def _weighted_scorers(device, amt, dino, ap_encoder, ap_head) -> dict:
     """Scorers for the metrics whose weights are present locally; one line per metric skipped, saying why."""
-    from .vbench_metrics import aesthetic_score, load_aesthetic, load_dino, subject_consistency
+    from .vbench_metrics import (aesthetic_score, load_aesthetic, load_amt, load_dino, motion_smoothness,
+                                 subject_consistency)
 
     scorers = {}
-    for name, load, score in (("subject_consistency", lambda: load_dino(dino), subject_consistency),
-                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head), aesthetic_score)):
+    for name, load, score in (("motion_smoothness", lambda: load_amt(amt, device), motion_smoothness),
+                              ("subject_consistency", lambda: load_dino(dino, device), subject_consistency),
+                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head, device), aesthetic_score)):
         try:
             model = load()
         except EvsError as e:

@@ -13,7 +13,8 @@ from .metrics import weight_free
 from .outputs import find_inputs
 from .video import read_video
 
-COLUMNS = ("warp_error", "flicker", "sharpness", "psnr", "ssim", "subject_consistency", "aesthetic")
+COLUMNS = ("warp_error", "flicker", "sharpness", "psnr", "ssim", "motion_smoothness", "subject_consistency",
+           "aesthetic")
 
 
 def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -> Path | None:

@@ -12,6 +12,11 @@ vision tower, pooled embedding L2-normalised, then an MLP head 1152-1024-128-64-
 input with PIL bicubic, scaled to [0, 1] and normalised with mean 0.5, std 0.5 (SiglipImageProcessor's
 defaults). A video's score is the mean over its frames (on a 1-10 scale with the real weights).
 
+Motion smoothness (VBench `motion_smoothness.py`): keep the even frames (0, 2, 4, ...), interpolate the
+middle of each pair with AMT-S (`evs_cli.amt`, the published `amt-s.pth`) on frames scaled to [0, 1] and
+padded (edge-replicated) to multiples of 16, cut back to uint8 by truncation as VBench does, and score
+(255 - mean |odd frame - interpolated frame|) / 255, the mean taken over the interpolated frames.
+
 Normalisation for VBench's "Overall" (VBench `scripts/constant.py`, NORMALIZE_DIC):
 subject consistency [0.1462, 1.0], motion smoothness [0.706, 0.9975].
 """
@@ -136,6 +141,85 @@ def aesthetic_score(frames: np.ndarray, predictor, batch: int = 16) -> float:
         emb = tower(pixel_values=x[i : i + batch].to(dev)).pooler_output
         scores.append(head(emb / emb.norm(dim=-1, keepdim=True)).float().cpu())
     return float(torch.cat(scores).mean())
+
+
+AMT_HUB = ("lalala125/AMT", "amt-s.pth")  # where VBench's download script takes it from
+AMT_PATHS = ("~/.cache/vbench/amt_model/amt-s.pth",)  # where VBench keeps it
+
+
+def _amt_checkpoint(path: str | None) -> Path:
+    if path:
+        if not Path(path).expanduser().is_file():
+            raise EvsError(f"motion_smoothness skipped: {path}: no such AMT-S checkpoint")
+        return Path(path).expanduser()
+    for p in AMT_PATHS:
+        if Path(p).expanduser().is_file():
+            return Path(p).expanduser()
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(*AMT_HUB)
+    if isinstance(cached, str):
+        return Path(cached)
+    raise EvsError("motion_smoothness skipped: no AMT-S weights (pass --amt amt-s.pth or set EVS_AMT; "
+                   f"VBench keeps it in {AMT_PATHS[0]})")
+
+
+def load_amt(path: str | None = None, device="cpu"):
+    """AMT-S from --amt / $EVS_AMT, else VBench's cache folder, else the Hugging Face cache."""
+    from .amt import AMTS
+
+    ckpt = _amt_checkpoint(path or os.environ.get("EVS_AMT"))
+    try:
+        state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
+        model = AMTS()
+        model.load_state_dict(state.get("state_dict", state))
+    except Exception as e:  # noqa: BLE001 - any failure means this file is not usable as AMT-S
+        raise EvsError(f"motion_smoothness skipped: {ckpt} is not an AMT-S checkpoint "
+                       f"({str(e).splitlines()[0][:120]})") from e
+    return model.to(device).eval()
+
+
+def amt_scale(h: int, w: int, device) -> float:
+    """VBench's working scale: 1 on the CPU; on a GPU, smaller only when the frame would not fit in memory."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return 1.0
+    vram = torch.cuda.get_device_properties(device).total_memory
+    scale = 1024 * 512 / (h * w) * np.sqrt((vram - 2500 * 1024**2) / (1500 * 1024**2))
+    scale = min(1.0, scale)
+    return float(1 / np.floor(1 / np.sqrt(scale) * 16) * 16)
+
+
+def pad_to_multiple(x: torch.Tensor, divisor: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Edge-replicate (B, C, H, W) up to multiples of divisor, split as AMT's InputPadder splits it."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % divisor, (-w) % divisor
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    return F.pad(x, pads, mode="replicate"), pads
+
+
+@torch.no_grad()
+def motion_smoothness(frames: np.ndarray, model, batch: int = 4) -> float:
+    if len(frames) < 3:
+        raise EvsError(f"motion_smoothness needs at least 3 frames, got {len(frames)}")
+    dev = next(model.parameters()).device
+    h, w = frames.shape[1:3]
+    scale = amt_scale(h, w, dev)
+    kept = torch.from_numpy(np.ascontiguousarray(frames[0::2])).permute(0, 3, 1, 2).float() / 255.0
+    x, (left, _, top, _) = pad_to_multiple(kept, int(16 / scale))
+    if min(x.shape[-2:]) * scale < 128:  # AMT-S's coarsest correlation level would have one pixel (NaN)
+        raise EvsError(f"motion_smoothness needs frames of at least 113x113 pixels, got {w}x{h}")
+    interp = []
+    for i in range(0, len(x) - 1, batch):
+        a, b = x[i : i + batch], x[i + 1 : i + 1 + batch]
+        a = a[: len(b)]
+        t = torch.full((len(a), 1, 1, 1), 0.5, device=dev)
+        out = model(a.to(dev), b.to(dev), t, scale_factor=scale)[:, :, top : top + h, left : left + w]
+        interp.append((out.float().cpu() * 255).clamp(0, 255).to(torch.uint8))  # truncates, as VBench's astype
+    interp = torch.cat(interp).permute(0, 2, 3, 1).numpy()
+    odd = frames[1::2][: len(interp)]
+    diff = np.mean([np.abs(o.astype(np.int16) - p.astype(np.int16)).mean() for o, p in zip(odd, interp)])
+    return float((255.0 - diff) / 255.0)
 
 
 def normalized(metric: str, value: float) -> float:

@@ -64,15 +64,21 @@ def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, a
     from evs_cli.video import write_mp4
     from helpers import evs
 
+    from evs_cli.amt import AMTS
+
     (tmp_path / "v").mkdir()
-    write_mp4(torch.from_numpy(render(spec_for(3))), tmp_path / "v" / "a-0.mp4", 8)
+    write_mp4(torch.from_numpy(render(spec_for(3), frames=5, size=128)), tmp_path / "v" / "a-0.mp4", 8)
+    torch.save({"state_dict": AMTS().state_dict()}, tmp_path / "amt-s.pth")
     r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--ap-encoder", ap_files[0], "--ap-head", ap_files[1],
-            "--json", tmp_path / "m.json")
+            "--amt", tmp_path / "amt-s.pth", "--json", tmp_path / "m.json")
     assert r.returncode == 0, r.stderr
     row = json.loads((tmp_path / "m.json").read_text())["videos"][0]
     assert 0.0 <= row["subject_consistency"] <= 1.0 and isinstance(row["aesthetic"], float)
-    r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere")
+    assert 0.0 < row["motion_smoothness"] <= 1.0
+    assert "motion_smoothness" in r.stdout
+    r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere", "--amt", tmp_path / "none.pth")
     assert r.returncode == 0 and "subject_consistency skipped" in r.stderr and "aesthetic skipped" in r.stderr
+    assert "motion_smoothness skipped" in r.stderr
     assert "flicker" in r.stdout  # the weight-free metrics are still there
 
 
