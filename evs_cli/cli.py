@@ -196,14 +196,17 @@ def eval_cmd(
     amt: Optional[str] = typer.Option(None, "--amt", help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
                                       "(default $EVS_AMT, else ~/.cache/vbench/amt_model/amt-s.pth, else the "
                                       "Hugging Face cache of lalala125/AMT)."),
+    dover: Optional[str] = typer.Option(None, "--dover", help="DOVER checkpoint (DOVER.pth) for the DOVER video "
+                                        "quality score, 0-100 (default $EVS_DOVER)."),
     device: Optional[str] = typer.Option(None, "--device", help="Where the weighted metrics run (default: cuda "
                                          "if available, else cpu)."),
 ):
     """Measure videos. Without any weights: warping error and flicker (optical flow, occlusions masked),
     sharpness (variance of the Laplacian), and PSNR / SSIM against a reference. With weights present
     locally, also the paper's metrics as VBench and their authors compute them: motion_smoothness (AMT-S),
-    subject_consistency (DINO), aesthetic (Aesthetic Predictor v2.5); a metric whose weights are
-    missing is skipped with one line saying how to enable it.
+    subject_consistency (DINO), dover (DOVER, 0-100), aesthetic (Aesthetic Predictor v2.5), and overall
+    (the mean of the four, normalised) when all four are there; a metric whose weights are missing is
+    skipped with one line saying how to enable it.
 
     warp_error and flicker: lower is more consistent; everything else: higher is better."""
     from .evaluate import COLUMNS, evaluate, summarize, timing_by_group, write_csv, write_json
@@ -214,7 +217,7 @@ def eval_cmd(
         import torch
 
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head))
+        rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover))
         timing = timing_by_group(targets, logs)
     except EvsError as e:
         _fail(str(e))
@@ -246,14 +249,16 @@ def eval_cmd(
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
-def _weighted_scorers(device, amt, dino, ap_encoder, ap_head) -> dict:
+def _weighted_scorers(device, amt, dino, ap_encoder, ap_head, dover) -> dict:
     """Scorers for the metrics whose weights are present locally; one line per metric skipped, saying why."""
+    from .dover import dover_score, load_dover
     from .vbench_metrics import (aesthetic_score, load_aesthetic, load_amt, load_dino, motion_smoothness,
                                  subject_consistency)
 
     scorers = {}
     for name, load, score in (("motion_smoothness", lambda: load_amt(amt, device), motion_smoothness),
                               ("subject_consistency", lambda: load_dino(dino, device), subject_consistency),
+                              ("dover", lambda: load_dover(dover, device), dover_score),
                               ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head, device), aesthetic_score)):
         try:
             model = load()

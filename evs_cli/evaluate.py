@@ -11,10 +11,11 @@ import numpy as np
 from .errors import EvsError
 from .metrics import weight_free
 from .outputs import find_inputs
+from .vbench_metrics import overall
 from .video import read_video
 
 COLUMNS = ("warp_error", "flicker", "sharpness", "psnr", "ssim", "motion_smoothness", "subject_consistency",
-           "aesthetic")
+           "dover", "aesthetic", "overall")
 
 
 def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -> Path | None:
@@ -47,6 +48,8 @@ def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis"
                 ref = read_video(ref_path).frames.numpy() if ref_path else None
                 row.update(weight_free(frames, ref, flow))
                 row.update({name: score(frames) for name, score in (scorers or {}).items()})
+                if (o := overall(row)) is not None:
+                    row["overall"] = o
                 row["frames"] = int(len(frames))
             except EvsError as e:
                 row["error"] = str(e)

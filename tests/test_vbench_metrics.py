@@ -54,8 +54,14 @@ def test_missing_weights_say_what_to_do(tmp_path):
 
 
 def test_overall_normalisation_ranges():
+    from evs_cli.vbench_metrics import overall
+
     assert normalized("subject_consistency", 1.0) == pytest.approx(1.0)
     assert normalized("motion_smoothness", 0.706) == pytest.approx(0.0)
+    # the paper's EVS-on-VC2 row with our ranges: (0.9593 + 0.9773 + 0.7320 + 0.5067) / 4
+    row = {"motion_smoothness": 0.9881, "subject_consistency": 0.9808, "dover": 73.20, "aesthetic": 5.46}
+    assert overall(row) == pytest.approx((0.2821 / 0.2915 + 0.8346 / 0.8538 + 0.7320 + 4.46 / 9) / 4, abs=1e-4)
+    assert overall({k: v for k, v in row.items() if k != "dover"}) is None
 
 
 def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, ap_files):
@@ -68,17 +74,24 @@ def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, a
 
     (tmp_path / "v").mkdir()
     write_mp4(torch.from_numpy(render(spec_for(3), frames=5, size=128)), tmp_path / "v" / "a-0.mp4", 8)
+    from evs_cli.dover import DOVER
+    from evs_cli.vbench_metrics import overall
+
     torch.save({"state_dict": AMTS().state_dict()}, tmp_path / "amt-s.pth")
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in DOVER().state_dict().items()},
+               tmp_path / "DOVER.pth")
     r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--ap-encoder", ap_files[0], "--ap-head", ap_files[1],
-            "--amt", tmp_path / "amt-s.pth", "--json", tmp_path / "m.json")
+            "--amt", tmp_path / "amt-s.pth", "--dover", tmp_path / "DOVER.pth", "--json", tmp_path / "m.json")
     assert r.returncode == 0, r.stderr
-    row = json.loads((tmp_path / "m.json").read_text())["videos"][0]
+    out = json.loads((tmp_path / "m.json").read_text())
+    row = out["videos"][0]
     assert 0.0 <= row["subject_consistency"] <= 1.0 and isinstance(row["aesthetic"], float)
-    assert 0.0 < row["motion_smoothness"] <= 1.0
-    assert "motion_smoothness" in r.stdout
+    assert 0.0 < row["motion_smoothness"] <= 1.0 and 0.0 < row["dover"] < 100.0
+    assert row["overall"] == pytest.approx(overall(row)) and out["groups"][0]["overall"] == pytest.approx(row["overall"])
+    assert "motion_smoothness" in r.stdout and "overall" in r.stdout
     r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere", "--amt", tmp_path / "none.pth")
     assert r.returncode == 0 and "subject_consistency skipped" in r.stderr and "aesthetic skipped" in r.stderr
-    assert "motion_smoothness skipped" in r.stderr
+    assert "motion_smoothness skipped" in r.stderr and "dover skipped" in r.stderr
     assert "flicker" in r.stdout  # the weight-free metrics are still there
 
 
