@@ -226,6 +226,8 @@ def eval_cmd(
     for r in rows:
         if "error" in r:
             print(f"evs: error: {r['error']}", file=sys.stderr)
+        for reason in r.get("skipped", {}).values():
+            print(f"evs: {r['video']}: {reason}", file=sys.stderr)
     cols = [c for c in COLUMNS if any(c in r for r in rows)]
     if len(targets) == 1 and len(rows) > 1:
         t = Table(title="per video", title_justify="left")

@@ -47,7 +47,11 @@ def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis"
                 ref_path = _reference_for(f, rel, reference, refs)
                 ref = read_video(ref_path).frames.numpy() if ref_path else None
                 row.update(weight_free(frames, ref, flow))
-                row.update({name: score(frames) for name, score in (scorers or {}).items()})
+                for name, score in (scorers or {}).items():
+                    try:
+                        row[name] = score(frames)
+                    except EvsError as e:  # this metric can't judge this video (too short, too small)
+                        row.setdefault("skipped", {})[name] = str(e)
                 if (o := overall(row)) is not None:
                     row["overall"] = o
                 row["frames"] = int(len(frames))

@@ -153,3 +153,19 @@ def test_missing_or_wrong_checkpoint_says_what_to_do(tmp_path, monkeypatch):
     torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "bad.pth")
     with pytest.raises(EvsError, match="bad.pth is not an AMT-S checkpoint"):
         load_amt(str(tmp_path / "bad.pth"))
+
+
+def test_eval_skips_the_metric_not_the_video_when_frames_are_too_small(tmp_path):
+    from evs_cli.toy.data import render, spec_for
+    from evs_cli.video import write_mp4
+    from helpers import evs
+
+    write_mp4(torch.from_numpy(render(spec_for(2))), tmp_path / "small.mp4", 8)  # 64x64
+    torch.save({"state_dict": AMTS().state_dict()}, tmp_path / "amt-s.pth")
+    r = evs("eval", tmp_path / "small.mp4", "--amt", tmp_path / "amt-s.pth", "--json", tmp_path / "m.json")
+    assert r.returncode == 0, r.stderr
+    assert "small.mp4: motion_smoothness needs frames of at least 113x113 pixels, got 64x64" in r.stderr
+    import json
+
+    row = json.loads((tmp_path / "m.json").read_text())["videos"][0]
+    assert "motion_smoothness" not in row and "warp_error" in row and "error" not in row
