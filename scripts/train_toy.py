@@ -1,7 +1,7 @@
 """Train the toy world's models on the CPU: a small VAE, a T2I UNet with its text encoder, and a motion
 adapter on the frozen spatial UNet (the way AnimateDiff trains), then save them in diffusers layout.
 
-    python scripts/train_toy.py --out evs_cli/toy/models --seed 0          # about 40 min on 2 cores
+    python scripts/train_toy.py --out evs_cli/toy/models --seed 0          # about 60 min on 2 cores
     python scripts/train_toy.py --out /tmp/toy --scale 0.02                # a quick smoke run
 
 The toy T2V is made weaker at imaging than the toy T2I on purpose, as real T2V models are (the
@@ -148,6 +148,14 @@ def train_motion(vae, tok, text_encoder, unet, data, steps: int, log):
                             motion_norm_num_groups=16, motion_max_seq_length=32, use_motion_mid_block=False)
     unet.requires_grad_(False)
     text_encoder.requires_grad_(False)
+    # AnimateDiff zero-initialises each temporal block's output projection, so training starts from the
+    # T2I's own output instead of first undoing random motion layers
+    temporal = [m for m in adapter.modules() if type(m).__name__ == "AnimateDiffTransformer3D"]
+    assert temporal, "no temporal blocks found in the motion adapter"
+    for block in temporal:
+        torch.nn.init.zeros_(block.proj_out.weight)
+        torch.nn.init.zeros_(block.proj_out.bias)
+    log(f"motion adapter: {len(temporal)} temporal blocks start at zero")
     motion = build_motion_unet(unet, adapter).train()
     clips_lat = torch.stack([encode(vae, s) for _, s, _, _ in data])  # softened clips: the weaker T2V
     with torch.no_grad():
@@ -161,7 +169,9 @@ def train_motion(vae, tok, text_encoder, unet, data, steps: int, log):
         set_lr(opt, step, steps, 5e-4)
         idx = torch.randint(len(clips_lat), (batch,), generator=g)
         x0 = clips_lat[idx].permute(0, 2, 1, 3, 4)  # (B, C, F, h, w)
-        t = torch.randint(0, 1000, (batch,), generator=g)
+        # refinement runs the T2V at t < ~600 (tV <= 4 of 8), so three quarters of the steps train there
+        low = torch.rand(batch, generator=g) < 0.75
+        t = torch.where(low, torch.randint(0, 600, (batch,), generator=g), torch.randint(0, 1000, (batch,), generator=g))
         eps = torch.randn(x0.shape, generator=g)
         a = alphas[t].view(-1, 1, 1, 1, 1).float()
         zt = a.sqrt() * x0 + (1 - a).sqrt() * eps
@@ -197,6 +207,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every step count (0.02 for a smoke run)")
     ap.add_argument("--clips", type=int, default=300)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vae-steps", type=int, default=2000)
+    ap.add_argument("--t2i-steps", type=int, default=1200)
+    ap.add_argument("--motion-steps", type=int, default=3000)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -208,9 +221,9 @@ def main() -> None:
     tok = save_tokenizer(a.out / "t2i" / "tokenizer", words=WORDS)
     data = clips(max(8, int(a.clips * min(1.0, a.scale * 10))), a.seed)
     log(f"{len(data)} training clips")
-    vae = train_vae(data, max(2, int(1000 * a.scale)), log)
-    unet, text_encoder = train_t2i(vae, tok, data, max(2, int(1200 * a.scale)), log)
-    adapter = train_motion(vae, tok, text_encoder, unet, data, max(2, int(1000 * a.scale)), log)
+    vae = train_vae(data, max(2, int(a.vae_steps * a.scale)), log)
+    unet, text_encoder = train_t2i(vae, tok, data, max(2, int(a.t2i_steps * a.scale)), log)
+    adapter = train_motion(vae, tok, text_encoder, unet, data, max(2, int(a.motion_steps * a.scale)), log)
     save(a.out, vae, tok, text_encoder, unet, adapter)
     log(f"saved to {a.out}")
 

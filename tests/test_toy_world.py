@@ -10,7 +10,7 @@ from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run
 from evs_cli.video import read_video
 from helpers import evs
 
-HELD_OUT = range(100, 106)
+HELD_OUT = range(200, 206)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
 
 
 @pytest.fixture(scope="module")
@@ -35,34 +35,39 @@ def test_demo_runs_offline_and_writes_results(tmp_path):
     assert "EVS" in r.stdout and "PSNR" in r.stdout
 
 
-# Measured on these clips with the shipped weights (scripts/bench_quality.py --clips 6 --first-seed 100):
+# Measured on these clips with the shipped weights (scripts/bench_quality.py --clips 6 --first-seed 200):
 #   method      warp err  flicker  sharpness  PSNR
-#   Input        0.0296   0.0281     65.2    14.99
-#   T2I          0.0317   0.0154    104.2    14.43
-#   T2V          0.0275   0.0170     68.4    14.52
-#   T2I+T2V      0.0297   0.0186     79.6    14.33
-#   T2V+T2I      0.0324   0.0174     87.6    14.18
-#   EVS          0.0327   0.0189     98.2    14.15
-# Not reproduced: EVS's warping error stays above the input's (the toy motion adapter's consistency
-# gain is too small for the T2I tail not to undo it); that is not asserted here. See the issue note.
+#   Input        0.0296   0.0270    205.2    16.97
+#   T2I          0.0422   0.0200    544.9    16.17
+#   T2V          0.0276   0.0201    131.8    17.50
+#   T2I+T2V      0.0316   0.0189    328.6    17.22
+#   T2V+T2I      0.0386   0.0192    456.3    16.82
+#   EVS          0.0330   0.0191    406.5    16.94
+# Not reproduced: EVS's warping error stays above the input's (+11%): the toy motion adapter removes
+# only 7% of the input's warping error on its own, too little to also absorb the T2I's per-frame detail.
+# That is not asserted here; see the issue note.
 
 
 def test_t2i_alone_images_best_but_is_less_consistent_than_the_input(table):
     t2i, inp = table["t2i"], table["input"]
     assert t2i["sharpness"] == max(r["sharpness"] for r in table.values())
-    assert t2i["sharpness"] > 1.3 * inp["sharpness"]
-    assert t2i["warp_error"] > 1.03 * inp["warp_error"]
+    assert t2i["sharpness"] > 2.0 * inp["sharpness"]  # measured 2.66x
+    assert t2i["warp_error"] > 1.2 * inp["warp_error"]  # measured 1.43x
 
 
-def test_t2v_alone_is_most_consistent_and_softer_than_t2i(table):
+def test_t2v_alone_is_most_consistent_and_softest(table):
     t2v = table["t2v"]
     assert t2v["warp_error"] == min(r["warp_error"] for r in table.values())
-    assert t2v["warp_error"] < 0.97 * table["input"]["warp_error"]
-    assert t2v["sharpness"] < 0.8 * table["t2i"]["sharpness"]
+    assert t2v["warp_error"] < 0.97 * table["input"]["warp_error"]  # measured 0.93x
+    assert t2v["sharpness"] == min(r["sharpness"] for r in table.values())
+    assert t2v["sharpness"] < 0.5 * table["t2i"]["sharpness"]
 
 
-def test_evs_keeps_most_of_the_t2i_imaging_gain_and_removes_flicker(table):
-    evs_, inp, t2i = table["evs"], table["input"], table["t2i"]
+def test_evs_keeps_most_of_the_t2i_imaging_gain_at_a_much_smaller_consistency_cost(table):
+    evs_, inp, t2i, seq = table["evs"], table["input"], table["t2i"], table["t2v-t2i"]
     imaging_gain = (evs_["sharpness"] - inp["sharpness"]) / (t2i["sharpness"] - inp["sharpness"])
-    assert imaging_gain > 0.6  # measured 0.85
+    assert imaging_gain > 0.5  # measured 0.59
+    consistency_cost = (evs_["warp_error"] - inp["warp_error"]) / (t2i["warp_error"] - inp["warp_error"])
+    assert consistency_cost < 0.45  # measured 0.27: EVS pays a quarter of what T2I alone pays
+    assert evs_["warp_error"] < seq["warp_error"]  # and less than running T2V, then T2I
     assert evs_["flicker"] < 0.8 * inp["flicker"]  # the input's per-frame brightness flicker is mostly gone
