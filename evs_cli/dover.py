@@ -360,8 +360,8 @@ def fragments(video: torch.Tensor, rng: torch.Generator, n: int = FRAGMENTS, siz
 
 
 def resized(video: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """uint8 (C, T, H, W) -> (C, T, size, size), torchvision's tensor Resize: bilinear, antialiased, rounded
-    back to uint8."""
+    """uint8 (C, T, H, W) -> (C, T, size, size), torchvision's tensor Resize: bilinear, antialiased (its default
+    since 0.17; older torchvision, which DOVER was released with, did not antialias tensors), rounded back to uint8."""
     x = F.interpolate(video.permute(1, 0, 2, 3).float(), size=(size, size), mode="bilinear", align_corners=False,
                       antialias=True)
     return x.round().clamp(0, 255).permute(1, 0, 2, 3)
