@@ -22,7 +22,7 @@ LeaderBoard", not printed). Ours: (v - lo) / (hi - lo) averaged over MS, SC, DOV
 - MS [0.706, 0.9975] and SC [0.1462, 1.0]: VBench `scripts/constant.py` NORMALIZE_DIC;
 - DOVER [0, 100] and AP [1, 10]: the ends of their own scales (no published range exists).
 The paper's own Overall values cannot be reproduced from its text: a least-squares fit to its Table 1
-(7 rows per dataset) is linear to 2e-4 within each dataset, with range widths of about 0.078 (MS),
+(7 rows per dataset for 5 unknowns, so the widths are rough) is linear to 2e-4 within each dataset, with range widths of about 0.078 (MS),
 0.121 (SC) and 5.5 (AP), but a DOVER width of 33 for VC2 and 15 for AD2, so it used ranges that differ
 from VBench's constants and, for DOVER, per dataset. Compare our Overall between runs of evs, not with
 the paper's column.
@@ -152,7 +152,11 @@ def aesthetic_score(frames: np.ndarray, predictor, batch: int = 16) -> float:
 
 
 AMT_HUB = ("lalala125/AMT", "amt-s.pth")  # where VBench's download script takes it from
-AMT_PATHS = ("~/.cache/vbench/amt_model/amt-s.pth",)  # where VBench keeps it
+
+
+def _vbench_cache_amt() -> Path:
+    """Where VBench keeps amt-s.pth: $VBENCH_CACHE_DIR, else ~/.cache/vbench (its utils.py)."""
+    return Path(os.environ.get("VBENCH_CACHE_DIR") or "~/.cache/vbench").expanduser() / "amt_model" / "amt-s.pth"
 
 
 def _amt_checkpoint(path: str | None) -> Path:
@@ -160,20 +164,20 @@ def _amt_checkpoint(path: str | None) -> Path:
         if not Path(path).expanduser().is_file():
             raise EvsError(f"motion_smoothness skipped: {path}: no such AMT-S checkpoint")
         return Path(path).expanduser()
-    for p in AMT_PATHS:
-        if Path(p).expanduser().is_file():
-            return Path(p).expanduser()
+    if _vbench_cache_amt().is_file():
+        return _vbench_cache_amt()
     from huggingface_hub import try_to_load_from_cache
 
     cached = try_to_load_from_cache(*AMT_HUB)
     if isinstance(cached, str):
         return Path(cached)
     raise EvsError("motion_smoothness skipped: no AMT-S weights (pass --amt amt-s.pth or set EVS_AMT; "
-                   f"VBench keeps it in {AMT_PATHS[0]})")
+                   f"VBench keeps it in {_vbench_cache_amt()})")
 
 
 def load_amt(path: str | None = None, device="cpu"):
-    """AMT-S from --amt / $EVS_AMT, else VBench's cache folder, else the Hugging Face cache."""
+    """AMT-S from --amt / $EVS_AMT, else VBench's cache folder ($VBENCH_CACHE_DIR or ~/.cache/vbench), else the
+    Hugging Face cache."""
     from .amt import AMTS
 
     ckpt = _amt_checkpoint(path or os.environ.get("EVS_AMT"))

@@ -148,8 +148,14 @@ def test_missing_or_wrong_checkpoint_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.delenv("EVS_AMT", raising=False)
+    monkeypatch.delenv("VBENCH_CACHE_DIR", raising=False)
     with pytest.raises(EvsError, match="motion_smoothness skipped: no AMT-S weights.*--amt"):
         load_amt()
+    # VBench's own cache folder is found without a flag
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(tmp_path / "vb"))
+    (tmp_path / "vb" / "amt_model").mkdir(parents=True)
+    torch.save({"state_dict": AMTS().state_dict()}, tmp_path / "vb" / "amt_model" / "amt-s.pth")
+    assert isinstance(load_amt(), AMTS)
     torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "bad.pth")
     with pytest.raises(EvsError, match="bad.pth is not an AMT-S checkpoint"):
         load_amt(str(tmp_path / "bad.pth"))
