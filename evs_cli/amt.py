@@ -188,6 +188,11 @@ class Pyramid(nn.Module):
         return feats
 
 
+def _warped_inputs(ft, f0, f1, flow0, flow1) -> torch.Tensor:
+    """What a finer decoder sees: the middle feature, both frames' features warped to it, and the flows."""
+    return torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1)
+
+
 def _decoder_block(cin: int, width: int, side: int, cout: int) -> nn.Sequential:
     """conv to `width`, a side-channel residual block, then x2 up-sampling to `cout` channels."""
     return nn.Sequential(conv_prelu(cin, width), SideResBlock(width, side), nn.ConvTranspose2d(width, cout, 4, 2, 1))
@@ -214,7 +219,7 @@ class IntermediateDecoder(nn.Module):
         self.convblock = _decoder_block(cin * 3 + 4, cin * 3, side, cout + 4)
 
     def forward(self, ft, f0, f1, flow0, flow1):
-        out = self.convblock(torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1))
+        out = self.convblock(_warped_inputs(ft, f0, f1, flow0, flow1))
         return out[:, 0:2] + 2.0 * resize(flow0, 2.0), out[:, 2:4] + 2.0 * resize(flow1, 2.0), out[:, 4:]
 
 
@@ -228,7 +233,7 @@ class MultiFlowDecoder(nn.Module):
 
     def forward(self, ft, f0, f1, flow0, flow1):
         n = self.num_flows
-        out = self.convblock(torch.cat([ft, backward_warp(f0, flow0), backward_warp(f1, flow1), flow0, flow1], 1))
+        out = self.convblock(_warped_inputs(ft, f0, f1, flow0, flow1))
         d0, d1, mask, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], 1)
         flow0 = d0 + 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1)
         flow1 = d1 + 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1)
@@ -245,7 +250,7 @@ def combine_flows(comb_block: nn.Module, img0, img1, flow0, flow1, mask, res, me
     mask = mask.reshape(-1, 1, h, w)
     warped = (mask * backward_warp(img0, flow0.reshape(-1, 2, h, w))
               + (1 - mask) * backward_warp(img1, flow1.reshape(-1, 2, h, w))
-              + mean.view(b, 1, 1, 1, 1).expand(b, n, 1, 1, 1).reshape(-1, 1, 1, 1) + res.reshape(-1, 3, h, w))
+              + mean.repeat_interleave(n, 0) + res.reshape(-1, 3, h, w))
     warped = warped.view(b, n, 3, h, w)
     return warped.mean(1) + comb_block(warped.view(b, n * 3, h, w))
 

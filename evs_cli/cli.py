@@ -194,8 +194,9 @@ def eval_cmd(
     ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", help="SigLIP so400m-patch14-384 folder or cached "
                                              "hub id (default $EVS_AP_ENCODER, else google/siglip-so400m-patch14-384)."),
     amt: Optional[str] = typer.Option(None, "--amt", help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
-                                      "(default $EVS_AMT, else VBench's $VBENCH_CACHE_DIR or ~/.cache/vbench/amt_model/amt-s.pth, else the "
-                                      "Hugging Face cache of lalala125/AMT)."),
+                                      "(default $EVS_AMT, else amt_model/amt-s.pth in VBench's cache, "
+                                      "$VBENCH_CACHE_DIR or ~/.cache/vbench, else the Hugging Face cache of "
+                                      "lalala125/AMT)."),
     dover: Optional[str] = typer.Option(None, "--dover", help="DOVER checkpoint (DOVER.pth) for the DOVER video "
                                         "quality score, 0-100 (default $EVS_DOVER)."),
     device: Optional[str] = typer.Option(None, "--device", help="Where the weighted metrics run (default: cuda "

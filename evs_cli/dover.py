@@ -16,12 +16,17 @@ them from a seeded generator, so a video always gets the same score.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .errors import EvsError
+from .vbench_metrics import load_checkpoint
 
 MEAN = (123.675, 116.28, 103.53)  # ImageNet mean / std on the 0-255 scale
 STD = (58.395, 57.12, 57.375)
@@ -243,22 +248,11 @@ class ChannelNorm(nn.Module):
         return self.weight.view(shape) * x + self.bias.view(shape)
 
 
-class LastNorm(nn.Module):
-    """LayerNorm over the last axis with ConvNeXt's parameter names (weight, bias) and eps."""
-
-    def __init__(self, dim: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight, self.bias, self.eps = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim)), eps
-
-    def forward(self, x):
-        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
-
-
 class ConvNeXtBlock3D(nn.Module):
     def __init__(self, dim: int, t_kernel: int):
         super().__init__()
         self.dwconv = nn.Conv3d(dim, dim, kernel_size=(t_kernel, 7, 7), padding=(t_kernel // 2, 3, 3), groups=dim)
-        self.norm = LastNorm(dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.gamma = nn.Parameter(1e-6 * torch.ones(dim))
@@ -402,11 +396,6 @@ def dover_scores(frames: np.ndarray, model: DOVER, seed: int = 0) -> dict:
 
 def load_dover(path: str | None = None, device="cpu") -> DOVER:
     """DOVER from --dover / $EVS_DOVER: the published DOVER.pth (a plain state dict of this module)."""
-    import os
-    from pathlib import Path
-
-    from .errors import EvsError
-
     path = path or os.environ.get("EVS_DOVER")
     if not path:
         raise EvsError("dover skipped: no DOVER weights (pass --dover DOVER.pth or set EVS_DOVER; "
@@ -414,13 +403,7 @@ def load_dover(path: str | None = None, device="cpu") -> DOVER:
     file = Path(path).expanduser()
     if not file.is_file():
         raise EvsError(f"dover skipped: {path}: no such file")
-    try:
-        state = torch.load(str(file), map_location="cpu", weights_only=True)
-        model = DOVER()
-        model.load_state_dict(state.get("state_dict", state))
-    except Exception as e:  # noqa: BLE001 - any failure means this file is not usable as DOVER
-        raise EvsError(f"dover skipped: {file} is not a DOVER checkpoint ({str(e).splitlines()[0][:120]})") from e
-    return model.to(device).eval()
+    return load_checkpoint(DOVER(), file, "dover", "a DOVER", device)
 
 
 def dover_score(frames: np.ndarray, model: DOVER) -> float:

@@ -175,20 +175,24 @@ def _amt_checkpoint(path: str | None) -> Path:
                    f"VBench keeps it in {_vbench_cache_amt()})")
 
 
+def load_checkpoint(model: torch.nn.Module, file: Path, metric: str, kind: str, device) -> torch.nn.Module:
+    """`model` with the weights in `file` (a state dict, or one under "state_dict" as training scripts save
+    it), read without unpickling code; any failure is a one-line skip of `metric`."""
+    try:
+        state = torch.load(str(file), map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("state_dict", state))
+    except Exception as e:  # noqa: BLE001 - any failure means this file is not usable here
+        raise EvsError(f"{metric} skipped: {file} is not {kind} checkpoint ({str(e).splitlines()[0][:120]})") from e
+    return model.to(device).eval()
+
+
 def load_amt(path: str | None = None, device="cpu"):
     """AMT-S from --amt / $EVS_AMT, else VBench's cache folder ($VBENCH_CACHE_DIR or ~/.cache/vbench), else the
     Hugging Face cache."""
     from .amt import AMTS
 
-    ckpt = _amt_checkpoint(path or os.environ.get("EVS_AMT"))
-    try:
-        state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
-        model = AMTS()
-        model.load_state_dict(state.get("state_dict", state))
-    except Exception as e:  # noqa: BLE001 - any failure means this file is not usable as AMT-S
-        raise EvsError(f"motion_smoothness skipped: {ckpt} is not an AMT-S checkpoint "
-                       f"({str(e).splitlines()[0][:120]})") from e
-    return model.to(device).eval()
+    return load_checkpoint(AMTS(), _amt_checkpoint(path or os.environ.get("EVS_AMT")), "motion_smoothness",
+                           "an AMT-S", device)
 
 
 def amt_scale(h: int, w: int, device) -> float:
@@ -222,9 +226,7 @@ def motion_smoothness(frames: np.ndarray, model, batch: int = 4) -> float:
     if min(x.shape[-2:]) * scale < 128:  # AMT-S's coarsest correlation level would have one pixel (NaN)
         raise EvsError(f"motion_smoothness needs frames of at least 113x113 pixels, got {w}x{h}")
     interp = []
-    for i in range(0, len(x) - 1, batch):
-        a, b = x[i : i + batch], x[i + 1 : i + 1 + batch]
-        a = a[: len(b)]
+    for a, b in zip(x[:-1].split(batch), x[1:].split(batch)):  # consecutive kept frames, a batch of pairs at once
         t = torch.full((len(a), 1, 1, 1), 0.5, device=dev)
         out = model(a.to(dev), b.to(dev), t, scale_factor=scale)[:, :, top : top + h, left : left + w]
         interp.append((out.float().cpu() * 255).clamp(0, 255).to(torch.uint8))  # truncates, as VBench's astype
