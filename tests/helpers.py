@@ -68,3 +68,8 @@ def make_clip_with_audio(path: Path, frames: int = 16, fps: int = 8) -> Path:
         for p in a.encode():
             out.mux(p)
     return path
+
+
+def save_half(model, path) -> None:
+    """Save a model's state dict in fp16 (what a published checkpoint may hold; half the disk of fp32)."""
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)

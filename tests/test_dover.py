@@ -10,6 +10,7 @@ import torch
 
 from evs_cli.dover import (DOVER, MEAN, STD, fragment_distance, fragments, frame_indices, fuse, load_dover, views)
 from evs_cli.errors import EvsError
+from helpers import save_half
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +99,7 @@ def test_fusion_is_dovers():
 
 
 def test_checkpoint_loading_and_errors(tmp_path, monkeypatch, model):
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
-               tmp_path / "DOVER.pth")
+    save_half(model, tmp_path / "DOVER.pth")
     loaded = load_dover(str(tmp_path / "DOVER.pth"))
     key = "technical_head.fc_last.weight"
     torch.testing.assert_close(loaded.state_dict()[key], model.state_dict()[key].half().float())

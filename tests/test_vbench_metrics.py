@@ -68,7 +68,7 @@ def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, a
     import json
 
     from evs_cli.video import write_mp4
-    from helpers import evs
+    from helpers import evs, save_half
 
     from evs_cli.amt import AMTS
 
@@ -78,8 +78,7 @@ def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, a
     from evs_cli.vbench_metrics import overall
 
     torch.save({"state_dict": AMTS().state_dict()}, tmp_path / "amt-s.pth")
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in DOVER().state_dict().items()},
-               tmp_path / "DOVER.pth")
+    save_half(DOVER(), tmp_path / "DOVER.pth")
     r = evs("eval", tmp_path / "v", "--dino", dino_dir, "--ap-encoder", ap_files[0], "--ap-head", ap_files[1],
             "--amt", tmp_path / "amt-s.pth", "--dover", tmp_path / "DOVER.pth", "--json", tmp_path / "m.json")
     assert r.returncode == 0, r.stderr
