@@ -104,12 +104,16 @@ def ssim(frames: np.ndarray, ref: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
+def consistency(frames: np.ndarray, method: str = "dis") -> dict:
+    """Mean warping error and flicker over consecutive pairs (0 for a single frame)."""
+    t = temporal(frames, method)
+    return {"warp_error": float(np.mean(t.warp_error)) if t.warp_error else 0.0,
+            "flicker": float(np.mean(t.flicker)) if t.flicker else 0.0}
+
+
 def weight_free(frames: np.ndarray, ref: np.ndarray | None = None, method: str = "dis") -> dict:
     """Every weight-free metric of one video, as a flat dict of floats."""
-    t = temporal(frames, method)
-    out = {"warp_error": float(np.mean(t.warp_error)) if t.warp_error else 0.0,
-           "flicker": float(np.mean(t.flicker)) if t.flicker else 0.0,
-           "sharpness": sharpness(frames)}
+    out = {**consistency(frames, method), "sharpness": sharpness(frames)}
     if ref is not None:
         out["psnr"] = psnr(frames, ref)
         out["ssim"] = ssim(frames, ref)

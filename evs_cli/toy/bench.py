@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..engine import Engine
-from ..metrics import psnr, sharpness, temporal
+from ..metrics import consistency, psnr, sharpness
 from ..preset import Preset, parse_override
 from .data import degrade, render, spec_for
 
@@ -43,9 +43,7 @@ def engine_for(models, preset: Preset, composition: str) -> Engine:
 
 
 def measure(frames: np.ndarray, clean: np.ndarray) -> dict:
-    t = temporal(frames)
-    return {"warp_error": float(np.mean(t.warp_error)), "flicker": float(np.mean(t.flicker)),
-            "sharpness": sharpness(frames), "psnr": psnr(frames, clean)}
+    return {**consistency(frames), "sharpness": sharpness(frames), "psnr": psnr(frames, clean)}
 
 
 def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, seed: int = 0):
