@@ -12,14 +12,25 @@ The Python API, for notebooks (the CLI is built on the same pieces):
     # frames, refined: uint8 tensors (F, H, W, 3), sides multiples of 64; report: seconds and calls per stage
 
 `engine.refine_latents(x0, prompt, seed=...)` works on VAE latents directly.
+
+The package is layered, lowest first; a module imports only from its own layer and those below it
+(tests/test_layers.py checks this):
+
+    errors   the one exception family every layer raises
+    engine/  the method: grids, steps, stages, Algorithm 1, SFI, windows, model loading, presets, Engine
+    io/      video decode/encode, input discovery, prompts
+    eval/    metrics, VBench/DOVER networks, evaluate, compare
+    batch/   outputs and claims, the per-video job, the worker pool, progress and logs
+    toy/     the toy world and the tiny test models
+    cli/     the `evs` command: argument parsing and printing only
 """
 
-from .engine import Engine
+from .engine.models import ModelSet, load_models
+from .engine.pipeline import Engine
+from .engine.preset import Preset, list_presets, load_preset, parse_override
+from .engine.stages import Injection, ScheduleParams, Stage, build_stages, count_calls
 from .errors import ConfigError, EvsError
-from .models import ModelSet, load_models
-from .preset import Preset, list_presets, load_preset, parse_override
-from .stages import Injection, ScheduleParams, Stage, build_stages, count_calls
-from .video import read_video, resize, target_size, write_mp4
+from .io.video import read_video, resize, target_size, write_mp4
 
 __version__ = "0.1.0"
 __all__ = ["Engine", "ConfigError", "EvsError", "ModelSet", "load_models", "Preset", "list_presets", "load_preset",

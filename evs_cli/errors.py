@@ -1,4 +1,7 @@
-"""Errors a user can act on. Their text is printed as one line, so keep it to one."""
+"""Errors a user can act on. Their text is printed as one line, so keep it to one.
+
+The lowest layer: every other layer may import it; it imports nothing of evs.
+"""
 
 
 class EvsError(Exception):

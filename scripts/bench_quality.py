@@ -16,8 +16,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 
-from evs_cli.models import load_models  # noqa: E402
-from evs_cli.preset import load_preset, parse_override  # noqa: E402
+from evs_cli.engine.models import load_models  # noqa: E402
+from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
 from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run, table  # noqa: E402
 
 

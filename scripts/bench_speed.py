@@ -25,10 +25,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
 
-from evs_cli.engine import Engine  # noqa: E402
-from evs_cli.models import SD15_CONFIG, ModelSet, build_motion_unet, parse_dtype  # noqa: E402
-from evs_cli.preset import load_preset, parse_override  # noqa: E402
-from evs_cli.tiny import save_tokenizer  # noqa: E402
+from evs_cli.engine.models import SD15_CONFIG, ModelSet, build_motion_unet, parse_dtype  # noqa: E402
+from evs_cli.engine.pipeline import Engine  # noqa: E402
+from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
+from evs_cli.toy.tiny import save_tokenizer  # noqa: E402
 
 
 def sd15_random(device, dtype) -> ModelSet:

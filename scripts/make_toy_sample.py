@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
+from evs_cli.io.video import write_mp4
 from evs_cli.toy.data import degrade, render, spec_for
-from evs_cli.video import write_mp4
 
 SAMPLE_SEED = 7  # held out: training uses seeds >= 10000
 

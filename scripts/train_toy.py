@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from evs_cli.models import build_motion_unet  # noqa: E402
-from evs_cli.tiny import save_tokenizer  # noqa: E402
+from evs_cli.engine.models import build_motion_unet  # noqa: E402
 from evs_cli.toy.data import FRAMES, WORDS, degrade, render, soften, spec_for  # noqa: E402
+from evs_cli.toy.tiny import save_tokenizer  # noqa: E402
 
 TRAIN_SEED0 = 10_000
 BETAS = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)

@@ -7,7 +7,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from evs_cli.tiny import save_tiny_models  # noqa: E402
+from evs_cli.toy.tiny import save_tiny_models  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -19,15 +19,15 @@ def tiny_paths(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_paths):
-    from evs_cli.models import load_models
+    from evs_cli.engine.models import load_models
 
     return load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), "cpu", torch.float32)
 
 
 @pytest.fixture
 def make_engine(tiny_models):
-    from evs_cli.engine import Engine
-    from evs_cli.preset import load_preset, parse_override
+    from evs_cli.engine.pipeline import Engine
+    from evs_cli.engine.preset import load_preset, parse_override
 
     def make(preset="vc2", **overrides):
         p = load_preset(preset).with_overrides([parse_override(f"{k}={v}") for k, v in overrides.items()])

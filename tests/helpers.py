@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evs_cli.video import write_mp4
+from evs_cli.io.video import write_mp4
 
 
 def make_clip(path: Path, frames: int = 16, size=(64, 64), fps=8, seed=0) -> Path:

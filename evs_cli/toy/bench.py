@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..engine import Engine
-from ..metrics import consistency, psnr, sharpness
-from ..preset import Preset, parse_override
+from ..engine.pipeline import Engine
+from ..engine.preset import Preset, parse_override
+from ..eval.metrics import consistency, psnr, sharpness
 from .data import degrade, render, spec_for
 
 COMPOSITIONS = ("input", "t2i", "t2v", "t2i-t2v", "t2v-t2i", "evs")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 
-from ..compare import contact_sheet, error_plot, per_frame_errors
-from ..models import load_models
-from ..outputs import temp_path
-from ..preset import load_preset
-from ..prompts import resolve_prompt
-from ..video import read_video, write_mp4
+from ..batch.outputs import temp_path
+from ..engine.models import load_models
+from ..engine.preset import load_preset
+from ..eval.compare import contact_sheet, error_plot, per_frame_errors
+from ..io.prompts import resolve_prompt
+from ..io.video import read_video, write_mp4
 from .bench import LABELS, Clip, run
 
 SAMPLE_DIR = Path(__file__).parent / "sample"

@@ -1,0 +1,139 @@
+"""Where each result goes, and how runs share an output folder safely.
+
+A result is written to a temporary name and renamed into place when complete, so a killed run never
+leaves a partial file under the final name. Before work starts on an output, the run creates a claim
+file beside it with O_EXCL: two runs over the same folder (cron) never process the same video twice.
+A claim whose process is gone (same host) or that is older than `stale_after` is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EvsError
+from ..io.inputs import TMP_MARK
+from ..io.video import VIDEO_SUFFIXES
+
+CLAIM_SUFFIX = ".evs-claim"
+
+
+@dataclass(frozen=True)
+class Job:
+    input: Path
+    rel: Path  # path relative to the input root: kept under --out so VBench tooling finds results
+    output: Path
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str) -> list[Job]:
+    ext = ".mp4" if fmt == "mp4" else ""
+    root = (out if out is not None else Path("evs-out")).resolve()
+    # `evs refine videos/ --out videos/refined`: earlier results are not new inputs
+    inputs = [(f, rel) for f, rel in inputs if root not in f.resolve().parents]
+    single_file_out = (out is not None and len(inputs) == 1 and fmt == "mp4"
+                       and out.suffix.lower() in VIDEO_SUFFIXES and not out.is_dir())
+    jobs = []
+    for f, rel in inputs:
+        if single_file_out:
+            dest = out
+        else:
+            base = out if out is not None else Path("evs-out")
+            dest = base / rel.with_suffix(ext) if ext else base / rel.parent / rel.stem
+        jobs.append(Job(f, rel, dest))
+    dests = [j.output.resolve() for j in jobs]
+    if len(set(dests)) != len(dests):
+        dup = next(d for d in dests if dests.count(d) > 1)
+        raise EvsError(f"two inputs would both be written to {dup}; refine them into separate --out folders")
+    for j in jobs:
+        if j.output.resolve() == j.input.resolve():
+            raise EvsError(f"{j.input}: output would overwrite the input; choose another --out")
+    return jobs
+
+
+def output_exists(path: Path) -> bool:
+    return path.is_file() or (path.is_dir() and any(path.iterdir()))
+
+
+def temp_path(final: Path) -> Path:
+    return final.with_name(f"{final.stem}{TMP_MARK}{os.getpid()}{final.suffix}")
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Move a finished result into place in one rename (a folder replaces an old folder)."""
+    if tmp.is_dir() and final.exists():
+        old = final.with_name(final.name + f"{TMP_MARK}old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def discard(tmp: Path) -> None:
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
+
+
+class Claim:
+    """An O_EXCL claim file beside an output, held while one run works on it."""
+
+    def __init__(self, output: Path, stale_after: float = 6 * 3600):
+        self.path = output.with_name(output.name + CLAIM_SUFFIX)
+        self.stale_after = stale_after
+        self.held = False
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._take_over_stale():
+                    return False
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
+            self.held = True
+            return True
+        return False
+
+    def _take_over_stale(self) -> bool:
+        try:
+            info = json.loads(self.path.read_text() or "{}")
+            age = time.time() - self.path.stat().st_mtime
+        except (OSError, ValueError):
+            return False  # being written right now, or just released: let its owner have it
+        alive = info.get("host") != socket.gethostname() or _pid_alive(info.get("pid", -1))
+        if alive and age < self.stale_after:
+            return False
+        # Only one contender wins the rename; the others see the claim gone and race on O_EXCL.
+        try:
+            os.rename(self.path, self.path.with_name(self.path.name + f".stale-{os.getpid()}"))
+        except FileNotFoundError:
+            return True
+        self.path.with_name(self.path.name + f".stale-{os.getpid()}").unlink(missing_ok=True)
+        return True
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _pid_alive(pid: int) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,106 @@
+"""What a run shows and records: a rich progress display on a terminal, one plain line per video
+otherwise, JSON-lines timing records, and a closing summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+
+def open_log(path: Path) -> int:
+    """An O_APPEND descriptor: one os.write per record, so runs sharing a log never interleave lines."""
+    from ..errors import EvsError
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise EvsError(f"{path}: cannot open the log ({e.strerror})") from e
+
+
+class Reporter:
+    def __init__(self, jobs, log: Path | None, quiet: bool, stages: list):
+        self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.tty = self.err.is_terminal and not quiet
+        self.log = open_log(log) if log else None
+        self.records: list[dict] = []
+        self.fatal: list[str] = []
+        self.started = time.perf_counter()
+        self.progress = None
+        if self.tty:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=self.err, transient=False)
+            self.overall = self.progress.add_task("videos", total=len(jobs))
+            self.workers: dict[str, int] = {}
+            self.progress.start()
+
+    def __call__(self, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "fatal":
+            self.fatal.append(f"worker {ev['worker']} ({ev['device']}): {ev['error']}")
+            self.err.print(f"evs: error: worker {ev['worker']} on {ev['device']} could not start: {ev['error']}",
+                           markup=False)
+        elif kind == "loaded" and self.progress:
+            self.workers[ev["worker"]] = self.progress.add_task(f"  {ev['device']} idle", total=self.n_stages)
+        elif kind == "start" and self.progress and ev["worker"] in self.workers:
+            self.progress.update(self.workers[ev["worker"]], completed=0,
+                                 description=f"  {ev['worker']}: {self.jobs[ev['index']].input.name}")
+        elif kind == "stage" and self.progress and ev["worker"] in self.workers:
+            s = ev["stage"]
+            self.progress.update(self.workers[ev["worker"]], completed=s["index"] + 1)
+        elif kind == "done":
+            self._done(ev["record"])
+
+    def _done(self, rec: dict) -> None:
+        self.records.append(rec)
+        if self.log is not None:
+            os.write(self.log, (json.dumps(rec, default=str) + "\n").encode("utf-8"))
+        if self.progress:
+            self.progress.advance(self.overall)
+        status = rec["status"]
+        if status == "failed":
+            self.err.print(f"evs: error: {rec['error']}", markup=False)
+        elif not self.quiet and not self.tty:
+            total = rec.get("seconds", {}).get("total")
+            extra = f"{total:.1f} s" if status == "ok" and total is not None else rec.get("reason", "")
+            print(f"{status}\t{rec['input']}\t{rec['output']}\t{extra}", file=sys.stderr, flush=True)
+
+    def close(self) -> Counter:
+        if self.progress:
+            self.progress.stop()
+        if self.log is not None:
+            os.close(self.log)
+            self.log = None
+        counts = Counter(r["status"] for r in self.records)
+        if not self.quiet:
+            self.err.print(self._summary(counts))
+        return counts
+
+    def _summary(self, counts: Counter) -> Table:
+        t = Table(title=f"evs refine: {len(self.records)} videos in {time.perf_counter() - self.started:.1f} s",
+                  title_justify="left")
+        for col in ("status", "videos", "frames", "seconds (mean)"):
+            t.add_column(col)
+        for status in ("ok", "skipped", "failed"):
+            recs = [r for r in self.records if r["status"] == status]
+            if recs:
+                secs = [r["seconds"]["total"] for r in recs if "seconds" in r]
+                frames = sum(r.get("frames", 0) for r in recs)
+                t.add_row(status, str(len(recs)), str(frames) if status == "ok" else "-",
+                          f"{sum(secs) / len(secs):.2f}" if secs and status == "ok" else "-")
+        return t

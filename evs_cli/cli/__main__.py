@@ -1,0 +1,5 @@
+"""`python -m evs_cli.cli`, as the `evs` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,48 @@
+"""The `evs` application object and what every command shares: exit codes, one-line errors, tables."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # library chatter would drown our one-line errors
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import sys  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
+    help="Refine AI-generated videos with a T2I and a T2V diffusion model (EVS, Su et al.).\n\n"
+         "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted.",
+)
+presets_app = typer.Typer(help="List the shipped presets and print one, resolved.", no_args_is_help=True)
+app.add_typer(presets_app, name="presets")
+
+
+def console() -> Console:
+    """Tables for stdout; wide when piped so that nothing a script may grep for is cut."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def fail(msg: str, code: int = EXIT_USAGE):
+    print(f"evs: error: {msg}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, resize):
+    from ..engine.preset import load_preset, parse_override
+
+    overrides = [parse_override(s) for s in sets]
+    models = {k: v for k, v in (("t2i", t2i), ("t2v", t2v), ("tokenizer", tokenizer)) if v is not None}
+    runtime = {k: v for k, v in (("dtype", dtype), ("resize", resize)) if v is not None}
+    if models:
+        overrides.append({"models": models})
+    if runtime:
+        overrides.append({"runtime": runtime})
+    return load_preset(preset).with_overrides(overrides)

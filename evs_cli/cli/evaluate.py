@@ -1,0 +1,124 @@
+"""`evs eval`: measure videos with the weight-free metrics and, when their weights are local, the paper's."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import EvsError
+from .app import EXIT_FAILED, EXIT_OK, app, console, fail
+
+
+@app.command("eval", no_args_is_help=True, epilog=(
+    "Examples:\n\n"
+    "  evs eval refined/ --reference originals/ --json scores.json\n\n"
+    "  evs eval inputs/ refined_t2i/ refined_evs/ --log refined_evs.jsonl   (one row per folder)"))
+def eval_cmd(
+    targets: List[str] = typer.Argument(..., help="Videos or folders; several folders are compared side by side."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="A video, or a folder matched by relative "
+                                             "path / file name, for PSNR and SSIM."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write per-video rows and per-folder means."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write per-video rows."),
+    logs: List[Path] = typer.Option([], "--log", help="Timing logs of `evs refine` (adds mean seconds per folder)."),
+    flow: str = typer.Option("dis", "--flow", help="Optical flow: dis or farneback."),
+    dino: Optional[str] = typer.Option(None, "--dino", help="DINO ViT-B/16 folder or cached hub id for VBench "
+                                       "subject consistency (default: $EVS_DINO, else facebook/dino-vitb16 if "
+                                       "cached). Skipped, with one line saying so, when absent."),
+    ap_head: Optional[str] = typer.Option(None, "--ap-head", help="Aesthetic Predictor v2.5 head "
+                                          "(aesthetic_predictor_v2_5.pth; default $EVS_AP_HEAD)."),
+    ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", help="SigLIP so400m-patch14-384 folder or cached "
+                                             "hub id (default $EVS_AP_ENCODER, else google/siglip-so400m-patch14-384)."),
+    amt: Optional[str] = typer.Option(None, "--amt", help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
+                                      "(default $EVS_AMT, else amt_model/amt-s.pth in VBench's cache, "
+                                      "$VBENCH_CACHE_DIR or ~/.cache/vbench, else the Hugging Face cache of "
+                                      "lalala125/AMT)."),
+    dover: Optional[str] = typer.Option(None, "--dover", help="DOVER checkpoint (DOVER.pth) for the DOVER video "
+                                        "quality score, 0-100 (default $EVS_DOVER)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Where the weighted metrics run (default: cuda "
+                                         "if available, else cpu)."),
+):
+    """Measure videos. Without any weights: warping error and flicker (optical flow, occlusions masked),
+    sharpness (variance of the Laplacian), and PSNR / SSIM against a reference. With weights present
+    locally, also the paper's metrics as VBench and their authors compute them: motion_smoothness (AMT-S),
+    subject_consistency (DINO), dover (DOVER, 0-100), aesthetic (Aesthetic Predictor v2.5), and overall
+    (the mean of the four, normalised) when all four are there; a metric whose weights are missing is
+    skipped with one line saying how to enable it.
+
+    warp_error and flicker: lower is more consistent; everything else: higher is better."""
+    from ..eval.evaluate import (
+        COLUMNS,
+        evaluate,
+        summarize,
+        timing_by_group,
+        write_csv,
+        write_json,
+    )
+
+    if flow not in ("dis", "farneback"):
+        fail(f"--flow must be dis or farneback, got {flow!r}")
+    try:
+        import torch
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover))
+        timing = timing_by_group(targets, logs)
+    except EvsError as e:
+        fail(str(e))
+    summary = summarize(rows, targets, timing)
+    con = console()
+    for r in rows:
+        if "error" in r:
+            print(f"evs: error: {r['error']}", file=sys.stderr)
+        for reason in r.get("skipped", {}).values():
+            print(f"evs: {r['video']}: {reason}", file=sys.stderr)
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
+    if len(targets) == 1 and len(rows) > 1:
+        t = Table(title="per video", title_justify="left")
+        for c in ("video", *cols):
+            t.add_column(c)
+        for r in rows:
+            if "error" not in r:
+                t.add_row(Path(r["video"]).name, *(f"{r[c]:.4f}" if c in r else "-" for c in cols))
+        con.print(t)
+    t = Table(title="mean per folder" if len(targets) > 1 or len(rows) > 1 else None, title_justify="left")
+    extra = ["seconds"] if timing else []
+    for c in ("input", "videos", *cols, *extra):
+        t.add_column(c)
+    for s in summary:
+        t.add_row(s["group"], str(s["videos"]), *(f"{s[c]:.4f}" if c in s else "-" for c in (*cols, *extra)))
+    con.print(t)
+    if json_out:
+        write_json(json_out, rows, summary)
+    if csv_out:
+        write_csv(csv_out, rows)
+    raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
+
+
+def _weighted_scorers(device, amt, dino, ap_encoder, ap_head, dover) -> dict:
+    """Scorers for the metrics whose weights are present locally; one line per metric skipped, saying why."""
+    from ..eval.dover import dover_score, load_dover
+    from ..eval.vbench_metrics import (
+        aesthetic_score,
+        load_aesthetic,
+        load_amt,
+        load_dino,
+        motion_smoothness,
+        subject_consistency,
+    )
+
+    scorers = {}
+    for name, load, score in (("motion_smoothness", lambda: load_amt(amt, device), motion_smoothness),
+                              ("subject_consistency", lambda: load_dino(dino, device), subject_consistency),
+                              ("dover", lambda: load_dover(dover, device), dover_score),
+                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head, device), aesthetic_score)):
+        try:
+            model = load()
+        except EvsError as e:
+            print(f"evs: {e}", file=sys.stderr)
+            continue
+        scorers[name] = lambda frames, model=model, score=score: score(frames, model)
+    return scorers

@@ -1,0 +1,143 @@
+"""`evs refine`: refine videos, or print the resolved schedule with --dry-run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import EvsError
+from .app import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    app,
+    console,
+    fail,
+    resolve_preset,
+)
+
+
+@app.command(no_args_is_help=True, epilog=(
+    "Examples:\n\n"
+    "  evs refine clip.mp4 --prompt 'a corgi running on the beach'\n\n"
+    "  evs refine vbench_videos/ --preset vc2 --out refined/ --log refined/timing.jsonl\n\n"
+    "  evs refine in/ --preset ad2 --set tV=4 --devices cuda:0,cuda:1\n\n"
+    "  evs refine clip.mp4 --preset sfi --dry-run"))
+def refine(
+    inputs: List[str] = typer.Argument(..., help="Video files (mp4 mov mkv webm avi gif), folders (searched "
+                                                 "recursively) or quoted globs."),
+    preset: str = typer.Option("vc2", "--preset", "-p", help="Shipped preset name (see `evs presets list`) or a YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (input's relative paths and file "
+                                       "names kept, VBench-ready) or, for one input, a file. Default: ./evs-out"),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="One prompt for every video."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSON object or CSV/TSV of name -> prompt, or "
+                                           "VBench's prompt-list JSON. Else a sidecar <video>.txt, else VBench's "
+                                           "<prompt>-<index>.mp4 file name."),
+    sets: List[str] = typer.Option([], "--set", help="Override a preset key, e.g. tV=4, nV=2, t2i.guidance=5 "
+                                   "(repeatable)."),
+    t2i: Optional[str] = typer.Option(None, "--t2i", help="T2I model: hub id, diffusers folder or .safetensors file."),
+    t2v: Optional[str] = typer.Option(None, "--t2v", help="T2V motion adapter: hub id (repo or repo:file), folder "
+                                      "or .safetensors file."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="CLIP tokenizer folder or hub id (for single-file "
+                                            "T2I checkpoints)."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="fp16, bf16 or fp32 on GPUs (CPU workers use fp32)."),
+    resize: Optional[float] = typer.Option(None, "--resize", help="Scale factor before refining (paper: 2.0); sides "
+                                           "are rounded to multiples of 64."),
+    fmt: str = typer.Option("mp4", "--format", help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
+    crf: int = typer.Option(17, "--crf", min=0, max=51, help="H.264 quality (lower is better)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them)."),
+    log: Optional[Path] = typer.Option(None, "--log", help="Append one JSON record per video (timings, calls, status)."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="Comma-separated devices, one worker each, e.g. "
+                                          "cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else the CPU."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved stages and exit; loads no model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    evaluate: bool = typer.Option(False, "--eval", help="Add each output's weight-free metrics (see `evs eval`) "
+                                  "to its log record."),
+    stale_after: float = typer.Option(6 * 3600, "--stale-after", help="Seconds after which another run's claim on "
+                                      "an output is considered abandoned."),
+):
+    """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
+    from ..batch.outputs import plan_jobs
+    from ..io.inputs import find_inputs
+    from ..io.prompts import load_prompt_table
+
+    if fmt not in ("mp4", "png"):
+        fail(f"--format must be mp4 or png, got {fmt!r}")
+    try:
+        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize)
+        if dry_run:
+            _print_stages(p)
+            raise typer.Exit(EXIT_OK)
+        jobs = plan_jobs(find_inputs(inputs), out, fmt)
+        table = load_prompt_table(prompts) if prompts else {}
+    except EvsError as e:
+        fail(str(e))
+    if not jobs:
+        fail("no video files found in " + ", ".join(inputs))
+    from ..batch.job import RunOptions
+    from ..batch.pool import default_devices, run_jobs
+    from ..batch.report import Reporter
+
+    devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
+    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate)
+    try:
+        reporter = Reporter(jobs, log, quiet, _stages(p))
+    except EvsError as e:
+        fail(str(e))
+    try:
+        run_jobs(jobs, devs, options, reporter)
+    except KeyboardInterrupt:
+        reporter.close()
+        print("evs: interrupted; unfinished outputs were not written", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except EvsError as e:
+        reporter.close()
+        fail(str(e))
+    counts = reporter.close()
+    if reporter.fatal and len(reporter.fatal) == len(devs):
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_FAILED if counts.get("failed") else EXIT_OK)
+
+
+def _stages(p):
+    from ..engine.stages import build_stages
+
+    return build_stages(p.schedule_params())
+
+
+def _dry_grids(p):
+    """The preset's grids from the SD1.5 scheduler config shipped with evs: no model is loaded."""
+    import json
+
+    from ..engine.models import SD15_CONFIG
+    from ..engine.pipeline import preset_grids
+
+    return preset_grids(p, json.loads((SD15_CONFIG / "scheduler" / "scheduler_config.json").read_text()))
+
+
+def _print_stages(p) -> None:
+    from ..engine.stages import count_calls
+
+    stages, grids = _stages(p), _dry_grids(p)
+    t = Table(title=f"preset {p.name}: {p.data['schedule']['composition']} ({p.source})", title_justify="left")
+    for col in ("#", "model", "start", "calls", "timesteps", "injection"):
+        t.add_column(col)
+    for i, s in enumerate(stages):
+        levels = grids[s.model].levels(s.start, s.calls)
+        inj = (f"invert, gamma={s.injection.gamma}, layers={','.join(s.injection.layers)}" if s.injection
+               else ("invert" if s.mode == "invert" else "sdedit"))
+        t.add_row(str(i), s.model, f"{s.mode} at {s.start}/{grids[s.model].steps} (t={levels[0]})", str(s.calls),
+                  " ".join(map(str, levels)), inj)
+    console().print(t)
+    n = count_calls(stages)
+    print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
+          f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} "
+          f"({'one batched cond+uncond pass' if p.t2i.guidance != 1 else 'no uncond pass'}), "
+          f"t2v guidance {p.t2v.guidance} ({'one batched cond+uncond pass' if p.t2v.guidance != 1 else 'no uncond pass'})")
+    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}")

@@ -1,0 +1,10 @@
+"""The engine: the method itself, frames in and refined frames out, for loaded models.
+
+Grids and pure steps (`diffusion`), the schedule as data (`stages`) and its loop, the paper's
+Algorithm 1 (`schedule`), Selective Feature Injection (`sfi`), the models as denoisers with CFG,
+chunks and temporal windows (`denoisers`, `windows`), model loading and the shipped SD1.5 configs
+(`models`, `configs/`), presets (`preset`) and the `Engine` that ties them together (`pipeline`).
+
+Layer rule: imports only `evs_cli.errors` and its own modules. Nothing here knows about files of
+videos, folders, processes or the command line.
+"""

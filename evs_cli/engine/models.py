@@ -1,0 +1,263 @@
+"""Load the T2I model, the T2V motion adapter, and build the T2V UNet on the T2I UNet's spatial weights.
+
+Model sources, for both models:
+  * a hub id (``emilianJR/epiCRealism``; for an adapter file inside a repo, ``repo:file``), fetched
+    into the usual Hugging Face cache and read from there offline once cached (HF_HUB_OFFLINE=1);
+  * a local diffusers folder;
+  * a single checkpoint file (``.safetensors`` or ``.ckpt``). A single-file T2I checkpoint (original
+    LDM layout, as CivitAI-style models ship) is read with the component configs of a diffusers layout
+    beside it if there is one, else with the SD1.5 configs shipped in ``evs_cli/configs/sd15``, so no
+    network is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import EvsError
+
+SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
+_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
+          "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    try:
+        return DTYPES[name]
+    except KeyError:
+        raise EvsError(f"dtype must be one of fp32, fp16, bf16, got {name!r}") from None
+
+
+@dataclass
+class ModelSet:
+    """One VAE and one text encoder serve both models; the spatial UNet weights exist once."""
+
+    tokenizer: object
+    text_encoder: torch.nn.Module
+    vae: torch.nn.Module
+    unet: torch.nn.Module  # UNet2DConditionModel (T2I)
+    motion_unet: torch.nn.Module  # UNetMotionModel (T2V) whose spatial modules *are* unet's
+    scheduler_config: dict  # the T2I model's own scheduler config, base of both grids
+    device: torch.device
+    dtype: torch.dtype
+
+
+PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
+
+
+def resolve_source(source: str) -> str:
+    if source.startswith(PACKAGE_PREFIX):
+        return str(PACKAGE_ROOT / source[len(PACKAGE_PREFIX):])
+    return source
+
+
+def _kind(source: str) -> str:
+    p = Path(source).expanduser()
+    if p.is_file():
+        return "file"
+    if p.is_dir():
+        return "folder"
+    if _HUB_ID.match(source):
+        return "hub"
+    return "missing"
+
+
+def _hub_error(what: str, source: str, err: Exception) -> EvsError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return EvsError(f"{what} {source!r}: not a local file or folder, and the hub id could not be loaded "
+                    f"from the Hugging Face hub or cache ({first})")
+
+
+def load_tokenizer(source: str | None, fallback_dirs=()):
+    """A CLIP tokenizer from a folder, a hub id, or the first fallback folder that has one."""
+    from transformers import CLIPTokenizer
+
+    tried = []
+    for cand in ([source] if source else []) + [str(d) for d in fallback_dirs]:
+        p = Path(cand).expanduser()
+        sub = p / "tokenizer" if (p / "tokenizer").is_dir() else p
+        tried.append(str(sub))
+        if (sub / "vocab.json").is_file():
+            return CLIPTokenizer.from_pretrained(str(sub))
+    if source and _kind(source) == "hub":
+        try:
+            return CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
+        except Exception as e:  # noqa: BLE001 - any hub/cache failure becomes one user-facing line
+            raise _hub_error("tokenizer", source, e) from e
+    raise EvsError("no CLIP tokenizer found (looked for vocab.json in " + ", ".join(tried or ["nothing"]) +
+                   "); pass --tokenizer with a folder or hub id holding one")
+
+
+def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
+    """(tokenizer, text_encoder, vae, unet, scheduler_config) of an SD1.5-family model."""
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel
+
+    source = resolve_source(source)
+    kind = _kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
+    if kind == "file":
+        if not source.endswith(_CHECKPOINT_SUFFIXES):
+            raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
+        here = Path(source).parent
+        # Component configs from a diffusers layout beside the file (a fine-tune's own), else SD1.5's.
+        config = here if (here / "model_index.json").is_file() and (here / "unet" / "config.json").is_file() else SD15_CONFIG
+        tok = load_tokenizer(tokenizer, [here, SD15_CONFIG])
+        try:
+            pipe = StableDiffusionPipeline.from_single_file(
+                source, config=str(config), local_files_only=True, torch_dtype=dtype, tokenizer=tok,
+                safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        except Exception as e:  # noqa: BLE001
+            raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({str(e).splitlines()[0]})") from e
+        return pipe.tokenizer, pipe.text_encoder, pipe.vae, pipe.unet, dict(pipe.scheduler.config)
+    if kind == "folder":
+        for sub in ("unet", "vae", "text_encoder", "scheduler"):
+            if not (Path(source) / sub).is_dir():
+                raise EvsError(f"T2I model {source!r}: not a diffusers folder (no {sub}/ inside)")
+    try:
+        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
+        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=dtype)
+        sched = DDIMScheduler.load_config(source, subfolder="scheduler")  # reads scheduler_config.json
+    except EvsError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        if kind == "hub":
+            raise _hub_error("T2I model", source, e) from e
+        raise EvsError(f"T2I model {source!r}: cannot load ({str(e).splitlines()[0]})") from e
+    tok = load_tokenizer(tokenizer or source)
+    return tok, text_encoder, vae, unet, dict(sched)
+
+
+def load_motion_adapter(source: str, dtype: torch.dtype):
+    """A diffusers MotionAdapter from a folder, a hub id (``repo`` or ``repo:file``) or a weights file.
+
+    A bare weights file (AnimateDiff-Lightning ships ``animatediff_lightning_8step_diffusers.safetensors``)
+    takes its config from a ``config.json`` beside it, else the SD1.5 AnimateDiff defaults.
+    """
+    from diffusers import MotionAdapter
+
+    source = resolve_source(source)
+    kind = _kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")
+    if kind == "hub":
+        repo, _, filename = source.partition(":")
+        try:
+            if not filename:
+                return MotionAdapter.from_pretrained(repo, torch_dtype=dtype)
+            from huggingface_hub import hf_hub_download
+
+            source = hf_hub_download(repo, filename)
+        except Exception as e:  # noqa: BLE001
+            raise _hub_error("T2V motion adapter", source, e) from e
+    elif kind == "folder":
+        if not (Path(source) / "config.json").is_file():
+            raise EvsError(f"T2V motion adapter {source!r}: folder has no config.json")
+        try:
+            return MotionAdapter.from_pretrained(source, torch_dtype=dtype)
+        except Exception as e:  # noqa: BLE001
+            raise EvsError(f"T2V motion adapter {source!r}: cannot load ({str(e).splitlines()[0]})") from e
+    return _adapter_from_file(Path(source), dtype)
+
+
+def _read_weights(path: Path) -> dict:
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        return state.get("state_dict", state)
+    except Exception as e:  # noqa: BLE001
+        raise EvsError(f"{path}: not a readable weights file ({str(e).splitlines()[0]})") from e
+
+
+def _adapter_from_file(path: Path, dtype: torch.dtype):
+    from accelerate import init_empty_weights
+    from diffusers import MotionAdapter
+
+    cfg_file = path.parent / "config.json"
+    config = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    config = {k: v for k, v in config.items() if not k.startswith("_")}
+    state = _read_weights(path)
+    with init_empty_weights():
+        adapter = MotionAdapter(**config)
+    try:
+        adapter.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as e:
+        raise EvsError(f"T2V motion adapter {path}: weights do not fit the adapter config "
+                       f"({'config.json beside it' if cfg_file.is_file() else 'SD1.5 AnimateDiff defaults'}): "
+                       f"{str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from e
+    return adapter.to(dtype)
+
+
+def build_motion_unet(unet, adapter):
+    """UNetMotionModel whose spatial modules are the very modules of `unet` (weights stored once).
+
+    diffusers' ``from_unet2d`` would copy the spatial weights; we build the skeleton without weights
+    and attach the 2D UNet's modules and the adapter's motion modules to it instead.
+    """
+    from accelerate import init_empty_weights
+    from diffusers import UNetMotionModel
+
+    with init_empty_weights():
+        m = UNetMotionModel.from_unet2d(unet, adapter, load_weights=False)
+    for name in ("conv_in", "time_proj", "time_embedding", "conv_norm_out", "conv_act", "conv_out"):
+        setattr(m, name, getattr(unet, name))
+    for mine, theirs, motion in zip(m.down_blocks, unet.down_blocks, adapter.down_blocks):
+        _share(mine, theirs, ("resnets", "attentions", "downsamplers"))
+        mine.motion_modules = motion.motion_modules
+    for mine, theirs, motion in zip(m.up_blocks, unet.up_blocks, adapter.up_blocks):
+        _share(mine, theirs, ("resnets", "attentions", "upsamplers"))
+        mine.motion_modules = motion.motion_modules
+    _share(m.mid_block, unet.mid_block, ("resnets", "attentions"))
+    if hasattr(m.mid_block, "motion_modules"):
+        m.mid_block.motion_modules = adapter.mid_block.motion_modules
+    left = [n for n, t in list(m.named_parameters()) + list(m.named_buffers()) if t.is_meta]
+    if left:
+        raise EvsError(f"motion adapter does not fit the T2I UNet: unfilled weights {left[:3]}")
+    return m.eval()
+
+
+def _share(mine, theirs, names) -> None:
+    for n in names:
+        if getattr(theirs, n, None) is not None and hasattr(mine, n):
+            setattr(mine, n, getattr(theirs, n))
+
+
+def load_models(t2i: str, t2v: str, device="cpu", dtype: torch.dtype = torch.float32,
+                tokenizer: str | None = None) -> ModelSet:
+    tok, text_encoder, vae, unet, sched = load_t2i(t2i, dtype, tokenizer)
+    adapter = load_motion_adapter(t2v, dtype)
+    motion = build_motion_unet(unet, adapter)
+    device = torch.device(device)
+    for m in (text_encoder, vae, unet, motion):
+        m.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return ModelSet(tok, text_encoder, vae, unet, motion, sched, device, dtype)
+
+
+def unique_parameter_bytes(*modules) -> int:
+    """Bytes of parameter storage across modules, each storage counted once."""
+    seen, total = set(), 0
+    for mod in modules:
+        for p in mod.parameters():
+            key = p.untyped_storage().data_ptr()
+            if key not in seen:
+                seen.add(key)
+                total += p.untyped_storage().nbytes()
+    return total

@@ -1,0 +1,205 @@
+"""YAML presets: the schedule in the paper's notation plus how each model is sampled.
+
+A preset is merged over DEFAULTS; every key is checked, so a typo fails before any work with a message
+that names the key. ``--set key=value`` overrides a key: dotted (``t2i.guidance=5``) or, for the
+schedule's own keys, bare (``tV=4``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .pipeline import ModelOptions
+from .stages import Injection, ScheduleParams, Stage
+
+DEFAULTS: dict[str, Any] = {
+    "name": "custom",
+    "description": "",
+    "models": {
+        "t2i": "emilianJR/epiCRealism",
+        "t2v": "ByteDance/AnimateDiff-Lightning:animatediff_lightning_8step_diffusers.safetensors",
+        "tokenizer": None,
+    },
+    "schedule": {"composition": "evs", "tI": 20, "tT2V": 10, "tV": 3, "nV": 3, "mode": "sdedit",
+                 "gamma": 0.8, "layers": ["up.1"], "resnet_layers": [], "stages": None},
+    "t2i": {"scheduler": "DDIMScheduler", "scheduler_config": {"timestep_spacing": "leading", "steps_offset": 1},
+            "steps": 50, "guidance": 7.5, "negative_prompt": ""},
+    "t2v": {"scheduler": "EulerDiscreteScheduler",
+            "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
+            "steps": 8, "guidance": 1.0, "negative_prompt": ""},
+    "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": 8, "resize": 2.0,
+                "dtype": "fp16"},
+}
+SCHEDULE_KEYS = set(DEFAULTS["schedule"])
+FREE_FORM = {"t2i.scheduler_config", "t2v.scheduler_config", "schedule.stages", "schedule.layers",
+             "schedule.resnet_layers"}
+
+
+def preset_dir():
+    """The shipped presets: package data when installed, the repo's presets/ in a source checkout."""
+    try:
+        return resources.files("evs_cli.presets")
+    except (ModuleNotFoundError, TypeError):
+        return Path(__file__).resolve().parents[2] / "presets"
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name[:-5] for p in preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def _merge(base: dict, over: dict, where: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        key = f"{where}{k}"
+        if k not in base:
+            raise ConfigError(f"unknown key {key!r} (known here: {', '.join(sorted(base))})")
+        if isinstance(base[k], dict) and key not in FREE_FORM:
+            if not isinstance(v, dict):
+                raise ConfigError(f"{key} must be a mapping, got {v!r}")
+            out[k] = _merge(base[k], v, key + ".")
+        else:
+            out[k] = v
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """'tV=4' -> {'schedule': {'tV': 4}}; 't2i.guidance=5' -> {'t2i': {'guidance': 5}}."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    path = key.split(".")
+    if len(path) == 1 and key in SCHEDULE_KEYS:
+        path = ["schedule", key]
+    d: dict = {}
+    cur = d
+    for p in path[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[path[-1]] = parsed
+    return d
+
+
+@dataclass
+class Preset:
+    data: dict
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    t2i_model = property(lambda self: self.data["models"]["t2i"])
+    t2v_model = property(lambda self: self.data["models"]["t2v"])
+    tokenizer = property(lambda self: self.data["models"]["tokenizer"])
+    t2i = property(lambda self: ModelOptions(**self.data["t2i"]))
+    t2v = property(lambda self: ModelOptions(**self.data["t2v"]))
+    t2i_chunk = property(lambda self: self.data["runtime"]["t2i_chunk"])
+    t2v_window = property(lambda self: self.data["runtime"]["t2v_window"])
+    t2v_overlap = property(lambda self: self.data["runtime"]["t2v_overlap"])
+    vae_chunk = property(lambda self: self.data["runtime"]["vae_chunk"])
+    resize = property(lambda self: self.data["runtime"]["resize"])
+    dtype = property(lambda self: self.data["runtime"]["dtype"])
+
+    def schedule_params(self) -> ScheduleParams:
+        s = self.data["schedule"]
+        stages = None if s["stages"] is None else tuple(_stage(d, i) for i, d in enumerate(s["stages"]))
+        return ScheduleParams(
+            composition=s["composition"], T_I=self.data["t2i"]["steps"], T_V=self.data["t2v"]["steps"],
+            tI=s["tI"], tT2V=s["tT2V"], tV=s["tV"], nV=s["nV"], mode=s["mode"], gamma=s["gamma"],
+            layers=tuple(s["layers"] or ()), resnet_layers=tuple(s["resnet_layers"] or ()), stages=stages)
+
+    def with_overrides(self, overrides: list[dict]) -> "Preset":
+        data = self.data
+        for o in overrides:
+            data = _merge(data, o)
+        p = Preset(data, self.source)
+        p.validate()
+        return p
+
+    def validate(self) -> None:
+        from .models import DTYPES
+        from .stages import build_stages
+
+        for model in ("t2i", "t2v"):
+            m = self.data[model]
+            _positive_int(f"{model}.steps", m["steps"])
+            if not isinstance(m["guidance"], (int, float)) or m["guidance"] < 0:
+                raise ConfigError(f"{model}.guidance must be a number >= 0, got {m['guidance']!r}")
+            if not isinstance(m["scheduler_config"], dict):
+                raise ConfigError(f"{model}.scheduler_config must be a mapping")
+        rt = self.data["runtime"]
+        for k in ("t2i_chunk", "t2v_window", "vae_chunk"):
+            _positive_int(f"runtime.{k}", rt[k])
+        if not isinstance(rt["t2v_overlap"], int) or not 0 <= rt["t2v_overlap"] < rt["t2v_window"]:
+            raise ConfigError(f"runtime.t2v_overlap must be in 0..{rt['t2v_window'] - 1}, got {rt['t2v_overlap']!r}")
+        if not isinstance(rt["resize"], (int, float)) or not 0 < rt["resize"] <= 8:
+            raise ConfigError(f"runtime.resize must be in (0, 8], got {rt['resize']!r}")
+        if rt["dtype"] not in DTYPES:
+            raise ConfigError(f"runtime.dtype must be one of fp32, fp16, bf16, got {rt['dtype']!r}")
+        for k in ("t2i", "t2v"):
+            if not isinstance(self.data["models"][k], str) or not self.data["models"][k]:
+                raise ConfigError(f"models.{k} must be a model path or hub id")
+        build_stages(self.schedule_params())
+
+
+def _positive_int(name: str, v) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+
+
+def _stage(d: dict, i: int) -> Stage:
+    if not isinstance(d, dict):
+        raise ConfigError(f"schedule.stages[{i}] must be a mapping")
+    known = {"model", "start", "calls", "mode", "injection"}
+    for k in d:
+        if k not in known:
+            raise ConfigError(f"unknown key 'schedule.stages[{i}].{k}' (known: {', '.join(sorted(known))})")
+    inj = d.get("injection")
+    if inj is not None:
+        if not isinstance(inj, dict) or set(inj) - {"gamma", "layers", "resnet_layers"}:
+            raise ConfigError(f"schedule.stages[{i}].injection takes gamma, layers, resnet_layers")
+        inj = Injection(inj.get("gamma", 0.8), tuple(inj.get("layers", ("up.1",))), tuple(inj.get("resnet_layers", ())))
+    try:
+        return Stage(d["model"], d["start"], d["calls"], d.get("mode", "sdedit"), inj)
+    except KeyError as e:
+        raise ConfigError(f"schedule.stages[{i}] needs {e.args[0]!r}") from None
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """A shipped preset by name, or a YAML file by path."""
+    p = Path(name_or_path).expanduser()
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"preset file {name_or_path!r} not found")
+        text, source = p.read_text(), str(p)
+    else:
+        f = preset_dir() / f"{name_or_path}.yaml"
+        if not f.is_file():
+            raise ConfigError(f"unknown preset {name_or_path!r} (shipped: {', '.join(list_presets())})")
+        text, source = f.read_text(), f"preset:{name_or_path}"
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a preset must be a YAML mapping")
+    try:
+        data = _merge(DEFAULTS, raw)
+        if "name" not in raw:
+            data["name"] = p.stem if source == str(p) else name_or_path
+        preset = Preset(data, source)
+        preset.validate()
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    return preset

@@ -1,0 +1,106 @@
+"""`evs eval`: metrics per video, means per folder, folders side by side (as the paper's Tables 1-2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EvsError
+from ..io.inputs import find_inputs
+from ..io.video import read_video
+from .metrics import weight_free
+from .vbench_metrics import overall
+
+COLUMNS = ("warp_error", "flicker", "sharpness", "psnr", "ssim", "motion_smoothness", "subject_consistency",
+           "dover", "aesthetic", "overall")
+
+
+def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -> Path | None:
+    if reference is None:
+        return None
+    if reference.is_file():
+        return reference
+    for key in (rel.as_posix(), rel.with_suffix("").as_posix(), video.name, video.stem):
+        if key in refs:
+            return refs[key]
+    raise EvsError(f"{video}: no reference video matching {rel} in {reference}")
+
+
+def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis", scorers: dict | None = None) -> list[dict]:
+    """One row per video: {"group", "video", metric...}; errors are rows with "error".
+
+    `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}."""
+    refs = {}
+    if reference is not None and reference.is_dir():
+        for f, rel in find_inputs([str(reference)]):
+            for key in (rel.as_posix(), rel.with_suffix("").as_posix(), f.name, f.stem):
+                refs.setdefault(key, f)
+    rows = []
+    for g in groups:
+        for f, rel in find_inputs([g]):
+            row = {"group": g, "video": str(f)}
+            try:
+                frames = read_video(f).frames.numpy()
+                ref_path = _reference_for(f, rel, reference, refs)
+                ref = read_video(ref_path).frames.numpy() if ref_path else None
+                row.update(weight_free(frames, ref, flow))
+                for name, score in (scorers or {}).items():
+                    try:
+                        row[name] = score(frames)
+                    except EvsError as e:  # this metric can't judge this video (too short, too small)
+                        row.setdefault("skipped", {})[name] = str(e)
+                if (o := overall(row)) is not None:
+                    row["overall"] = o
+                row["frames"] = int(len(frames))
+            except EvsError as e:
+                row["error"] = str(e)
+            rows.append(row)
+    return rows
+
+
+def timing_by_group(groups: list[str], logs: list[Path]) -> dict[str, float]:
+    """Mean refine seconds of the ok records whose output lies in each group."""
+    recs = []
+    for log in logs:
+        for line in Path(log).read_text().splitlines():
+            if line.strip():
+                recs.append(json.loads(line))
+    out = {}
+    for g in groups:
+        root = Path(g).resolve()
+        secs = [r["seconds"]["total"] for r in recs if r.get("status") == "ok"
+                and (Path(r["output"]).resolve() == root or root in Path(r["output"]).resolve().parents)]
+        if secs:
+            out[g] = float(np.mean(secs))
+    return out
+
+
+def summarize(rows: list[dict], groups: list[str], timing: dict[str, float]) -> list[dict]:
+    out = []
+    for g in groups:
+        ok = [r for r in rows if r["group"] == g and "error" not in r]
+        s = {"group": g, "videos": len(ok), "failed": sum(1 for r in rows if r["group"] == g and "error" in r)}
+        for c in COLUMNS:
+            vals = [r[c] for r in ok if c in r]
+            if vals:
+                s[c] = float(np.mean(vals))
+        if g in timing:
+            s["seconds"] = timing[g]
+        out.append(s)
+    return out
+
+
+def write_json(path: Path, rows, summary) -> None:
+    path.write_text(json.dumps({"videos": rows, "groups": summary}, indent=1))
+
+
+def write_csv(path: Path, rows) -> None:
+    keys = ["group", "video", "frames", *COLUMNS, "error"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)

@@ -1,0 +1,73 @@
+"""Where a video's prompt comes from, in this order: --prompt; --prompts FILE; a sidecar <video>.txt;
+VBench's file naming <prompt>-<index>.mp4."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+from ..errors import EvsError
+
+_VBENCH_NAME = re.compile(r"^(?P<prompt>.+)-(?P<index>\d+)$")
+
+
+def load_prompt_table(path: Path) -> dict[str, str]:
+    """name -> prompt from a JSON object, VBench's prompt-list JSON, or a CSV/TSV of name, prompt."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise EvsError(f"{path}: cannot read prompts file ({e.strerror})") from e
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise EvsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+        if isinstance(data, dict):
+            return {str(k): str(v) for k, v in data.items()}
+        if isinstance(data, list):  # VBench: [{"prompt_en": ..., "dimension": [...]}, ...] or plain strings
+            out = {}
+            for item in data:
+                p = item.get("prompt_en") or item.get("prompt") if isinstance(item, dict) else item
+                if isinstance(p, str):
+                    out[p] = p
+            return out
+        raise EvsError(f"{path}: expected a JSON object of name -> prompt or a VBench prompt list")
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" or "\t" in text.splitlines()[0] else "excel"
+    rows = [r for r in csv.reader(text.splitlines(), dialect=dialect) if r]
+    if rows and [c.strip().lower() for c in rows[0][:2]] in (["name", "prompt"], ["file", "prompt"], ["video", "prompt"]):
+        rows = rows[1:]
+    bad = [i + 1 for i, r in enumerate(rows) if len(r) < 2]
+    if bad:
+        raise EvsError(f"{path}: line {bad[0]} needs two columns: name, prompt")
+    return {r[0].strip(): r[1].strip() for r in rows}
+
+
+def _keys(video: Path, rel: Path) -> list[str]:
+    keys = [str(rel), rel.as_posix(), video.name, video.stem]
+    m = _VBENCH_NAME.match(video.stem)
+    if m:
+        keys.append(m["prompt"])
+    return keys
+
+
+def resolve_prompt(video: Path, rel: Path, prompt: str | None = None, table: dict[str, str] | None = None) -> tuple[str, str]:
+    """(prompt, where it came from) or EvsError naming the video."""
+    if prompt:
+        return prompt, "--prompt"
+    if table:
+        for k in _keys(video, rel):
+            if k in table:
+                return table[k], "--prompts"
+    for side in (video.with_name(video.name + ".txt"), video.with_suffix(".txt")):
+        if side.is_file():
+            text = side.read_text(encoding="utf-8").strip()
+            if text:
+                return text, side.name
+    m = _VBENCH_NAME.match(video.stem)
+    if m:
+        return m["prompt"], "file name"
+    raise EvsError(f"{video}: no prompt (pass --prompt or --prompts FILE, add {video.name}.txt, "
+                   "or name it <prompt>-<index>.mp4)")

@@ -1,0 +1,141 @@
+"""Video in and out: decode frames (decord when installed, else PyAV), resize, write H.264 MP4 or PNGs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import EvsError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")
+
+
+@dataclass
+class Video:
+    frames: torch.Tensor  # uint8 (F, H, W, 3)
+    fps: Fraction
+    has_audio: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:  # (width, height)
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+
+def read_video(path: Path) -> Video:
+    path = Path(path)
+    if not path.is_file():
+        raise EvsError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise EvsError(f"{path}: empty file")
+    try:
+        video = _read_av(path, frames=path.suffix.lower() == ".gif" or not _has_decord())
+        if video.frames is None:
+            video.frames = _read_decord(path)
+        if video.frames.shape[0] == 0:
+            raise EvsError(f"{path}: no video frames")
+        return video
+    except EvsError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any decoder failure is one line about this file
+        raise EvsError(f"{path}: cannot decode video ({_first_line(e)})") from e
+
+
+def _first_line(e: Exception) -> str:
+    s = str(e).strip()
+    s = s.splitlines()[0] if s else type(e).__name__
+    s = re.sub(r"^\[Errno -?\d+\] ", "", s)  # FFmpeg's errno adds nothing for a user
+    return re.sub(r": '[^']*'$", "", s)  # the file is already named at the start of the line
+
+
+def _has_decord() -> bool:
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _read_decord(path: Path) -> torch.Tensor:
+    """decord decodes MP4/MKV/WebM faster than PyAV; PyAV still reads the metadata and GIFs."""
+    import decord
+
+    vr = decord.VideoReader(str(path), ctx=decord.cpu(0))
+    return torch.from_numpy(vr.get_batch(list(range(len(vr)))).asnumpy())
+
+
+def _read_av(path: Path, frames: bool = True) -> Video:
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            raise EvsError(f"{path}: no video stream")
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or Fraction(8)
+        has_audio = bool(c.streams.audio)
+        if not frames:
+            # Probe one frame so that a file PyAV cannot decode fails here with PyAV's message.
+            next(c.decode(stream), None)
+            return Video(None, Fraction(rate), has_audio)
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
+    if not decoded:
+        raise EvsError(f"{path}: no video frames")
+    return Video(torch.from_numpy(np.stack(decoded)), Fraction(rate), has_audio)
+
+
+def target_size(width: int, height: int, scale: float, multiple: int = 64) -> tuple[int, int]:
+    """Scale, then round each side to the nearest multiple of 64 (at least 64): the UNet needs it."""
+    def side(s):
+        return max(multiple, int(round(s * scale / multiple)) * multiple)
+    return side(width), side(height)
+
+
+def resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    if frames.shape[2] == width and frames.shape[1] == height:
+        return frames
+    x = frames.permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None):
+    """H.264 yuv420p at the given fps; audio packets copied from `audio_from` when it has audio."""
+    import av
+
+    arr = frames.numpy()
+    with av.open(str(path), mode="w", format="mp4") as out:
+        v = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        v.width, v.height, v.pix_fmt = arr.shape[2], arr.shape[1], "yuv420p"
+        v.options = {"crf": str(crf), "preset": "medium"}
+        src = av.open(str(audio_from)) if audio_from is not None else None
+        try:
+            a_in = src.streams.audio[0] if src is not None and src.streams.audio else None
+            a_out = out.add_stream_from_template(a_in) if a_in is not None else None
+            for img in arr:
+                for pkt in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(pkt)
+            for pkt in v.encode():
+                out.mux(pkt)
+            if a_in is not None:
+                for pkt in src.demux(a_in):
+                    if pkt.dts is None:
+                        continue
+                    pkt.stream = a_out
+                    out.mux(pkt)
+        finally:
+            if src is not None:
+                src.close()
+
+
+def write_pngs(frames: torch.Tensor, folder: Path) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(frames.numpy()):
+        Image.fromarray(img).save(folder / f"{i:05d}.png", optimize=False, compress_level=3)

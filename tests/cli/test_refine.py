@@ -1,0 +1,210 @@
+"""`evs refine` end to end, with tiny models saved to a temporary folder by the tests."""
+
+import json
+import re
+import signal
+import time
+
+import pytest
+
+from evs_cli.engine.preset import list_presets, load_preset
+from evs_cli.engine.stages import build_stages
+from evs_cli.io.video import read_video
+from helpers import evs, evs_bg, leftovers, make_clip, make_clip_with_audio
+
+LOG_FIELDS = {"input", "output", "status", "error", "prompt", "preset", "params", "seed", "frames", "fps",
+              "input_size", "output_size", "device", "dtype", "seconds", "stages", "calls",
+              "peak_gpu_memory_bytes", "worker"}
+
+
+@pytest.fixture
+def models(tiny_paths):
+    return ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1"]
+
+
+def _records(log):
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_one_video_output_and_log_record(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "a red circle moving-0.mp4", frames=16, size=(128, 64), fps=12)
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", src, *models, "--out", tmp_path / "out", "--log", log, "--seed", 3)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out" / "a red circle moving-0.mp4"
+    v = read_video(out)
+    assert v.frames.shape == (16, 64, 128, 3) and float(v.fps) == 12
+    (rec,) = _records(log)
+    assert LOG_FIELDS <= rec.keys()
+    assert rec["status"] == "ok" and rec["prompt"] == "a red circle moving" and rec["seed"] == 3
+    assert rec["calls"] == {"t2i": 21, "t2v": 2}  # vc2: tI + 1 T2I calls, nV T2V calls
+    assert [s["calls"] for s in rec["stages"]] == [13, 2, 8]
+    assert set(rec["seconds"]) == {"read", "encode", "stages", "decode", "write", "total"}
+    assert rec["input_size"] == [128, 64] and rec["output_size"] == [128, 64] and rec["frames"] == 16
+    assert leftovers(tmp_path) == []
+
+
+def test_bad_files_fail_alone_and_the_batch_goes_on(tmp_path, models):
+    folder = tmp_path / "in"
+    make_clip(folder / "good.mp4")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
+    (folder / "empty.mp4").write_bytes(b"")
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", folder, *models, "--prompt", "a red circle", "--out", tmp_path / "out", "--log", log)
+    assert r.returncode == 1
+    errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
+    assert any("broken.mp4: cannot decode video" in e for e in errors)
+    assert any("empty.mp4: empty file" in e for e in errors)
+    status = {json.loads(x)["input"].split("/")[-1]: json.loads(x)["status"] for x in log.read_text().splitlines()}
+    assert status == {"good.mp4": "ok", "broken.mp4": "failed", "empty.mp4": "failed"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4"]  # nothing partial
+
+
+def test_rerun_skips_and_overwrite_redoes(tmp_path, models):
+    folder = tmp_path / "in"
+    make_clip(folder / "sub" / "a circle-1.mp4")
+    out, log = tmp_path / "out", tmp_path / "log.jsonl"
+    assert evs("refine", folder, *models, "--out", out, "--log", log).returncode == 0
+    result = out / "sub" / "a circle-1.mp4"  # relative path kept
+    first = result.stat().st_mtime_ns
+    r = evs("refine", folder, *models, "--out", out, "--log", log)
+    assert r.returncode == 0 and result.stat().st_mtime_ns == first
+    r = evs("refine", folder, *models, "--out", out, "--log", log, "--overwrite")
+    assert r.returncode == 0 and result.stat().st_mtime_ns != first
+    assert [x["status"] for x in _records(log)] == ["ok", "skipped", "ok"]
+
+
+def test_two_cpu_workers_share_a_folder(tmp_path, models):
+    folder = tmp_path / "in"
+    for i in range(4):
+        make_clip(folder / f"clip {i}-0.mp4", frames=24, seed=i)
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", folder, *models, "--out", tmp_path / "out", "--log", log, "--devices", "cpu,cpu")
+    assert r.returncode == 0, r.stderr
+    recs = _records(log)
+    assert len(recs) == 4 and all(x["status"] == "ok" for x in recs)
+    assert {x["worker"] for x in recs} == {"0", "1"}
+    assert len({x["pid"] for x in recs}) == 2
+
+
+def test_two_simultaneous_runs_produce_each_output_once(tmp_path, models):
+    folder = tmp_path / "in"
+    for i in range(4):
+        make_clip(folder / f"clip {i}-0.mp4", seed=i)
+    logs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    # one thread each: two runs spinning two OpenMP threads apiece on a 2-core machine crawl
+    procs = [evs_bg("refine", folder, *models, "--out", tmp_path / "out", "--log", lg, threads=1) for lg in logs]
+    for p in procs:
+        p.communicate(timeout=600)
+        assert p.returncode == 0
+    recs = _records(logs[0]) + _records(logs[1])
+    ok = [x["input"] for x in recs if x["status"] == "ok"]
+    assert sorted(ok) == sorted(str(p) for p in folder.iterdir())  # each exactly once
+    assert len(list((tmp_path / "out").iterdir())) == 4 and leftovers(tmp_path) == []
+
+
+def test_stale_claim_is_taken_over(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "a circle-0.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    claim = out / "a circle-0.mp4.evs-claim"
+    claim.write_text(json.dumps({"pid": 999999, "host": __import__("socket").gethostname(), "time": 0}))
+    r = evs("refine", src, *models, "--out", out)
+    assert r.returncode == 0 and (out / "a circle-0.mp4").is_file() and not claim.exists()
+
+
+def test_interrupt_leaves_no_partial_files(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "long clip-0.mp4", frames=160)
+    out = tmp_path / "out"
+    p = evs_bg("refine", src, *models, "--out", out)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob("*.evs-claim")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_interrupt_stops_every_worker_cleanly(tmp_path, models):
+    folder = tmp_path / "in"
+    for i in range(2):
+        make_clip(folder / f"long {i}-0.mp4", frames=160, seed=i)
+    out = tmp_path / "out"
+    p = evs_bg("refine", folder, *models, "--out", out, "--devices", "cpu,cpu")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("*.evs-claim"))) < 2:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)  # only the parent: it must interrupt its workers itself
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert list(out.glob("*.mp4")) == [] and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_dry_run_prints_stages_and_loads_no_model(tmp_path, preset):
+    r = evs("refine", tmp_path / "none.mp4", "--preset", preset, "--dry-run", "--t2i", "/no/such/model")
+    assert r.returncode == 0, r.stderr
+    assert "timesteps" in r.stdout and "model calls:" in r.stdout
+    rows = re.findall(r"│ (\d+) +│ (t2i|t2v) ", r.stdout)
+    expected = build_stages(load_preset(preset).schedule_params())
+    assert [m for _, m in rows] == [s.model for s in expected]
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--set", "nV=9"], "nV must be in 1..3, got 9"),
+    (["--set", "tq=1"], "unknown key 'tq'"),
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--t2i", "/no/such/model"], "T2I model '/no/such/model' not found"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, match):
+    src = make_clip(tmp_path / "x-0.mp4")
+    r = evs("refine", src, *args, "--out", tmp_path / "out")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("evs: error:") and match in r.stderr
+
+
+def test_log_in_a_new_folder_is_created_and_an_unwritable_log_is_a_usage_error(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "a circle-0.mp4")
+    log = tmp_path / "new" / "deeper" / "timing.jsonl"
+    r = evs("refine", src, *models, "--out", tmp_path / "out", "--log", log)
+    assert r.returncode == 0 and len(log.read_text().splitlines()) == 1
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    r = evs("refine", src, *models, "--out", tmp_path / "out2", "--log", tmp_path / "blocker" / "log.jsonl")
+    assert r.returncode == 2 and "cannot open the log" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_input_is_a_usage_error(tmp_path):
+    r = evs("refine", tmp_path / "missing.mp4")
+    assert r.returncode == 2 and "missing.mp4: no such file or folder" in r.stderr
+
+
+def test_prompt_sources_and_png_output(tmp_path, models):
+    folder = tmp_path / "in"
+    make_clip(folder / "one.mp4")
+    make_clip(folder / "two.mp4")
+    make_clip(folder / "three.mp4")
+    (folder / "two.mp4.txt").write_text("a blue square\n")
+    table = tmp_path / "prompts.csv"
+    table.write_text("name,prompt\none.mp4,a red disc\n")
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", folder, *models, "--prompts", table, "--out", tmp_path / "out", "--log", log,
+            "--format", "png")
+    assert r.returncode == 1
+    got = {x["input"].split("/")[-1]: (x["status"], x.get("prompt")) for x in _records(log)}
+    assert got["one.mp4"] == ("ok", "a red disc") and got["two.mp4"] == ("ok", "a blue square")
+    assert got["three.mp4"][0] == "failed" and "three.mp4: no prompt" in r.stderr
+    assert len(list((tmp_path / "out" / "one").glob("*.png"))) == 16
+
+
+def test_audio_is_copied(tmp_path, models):
+    import av
+
+    src = make_clip_with_audio(tmp_path / "in" / "tone-0.mp4")
+    r = evs("refine", src, *models, "--out", tmp_path / "out" / "refined.mp4", "-q")
+    assert r.returncode == 0 and r.stderr == ""  # quiet on success
+    with av.open(str(tmp_path / "out" / "refined.mp4")) as c:
+        kinds = sorted(s.type for s in c.streams)
+        assert kinds == ["audio", "video"] and c.streams.video[0].frames == 16

@@ -1,0 +1,79 @@
+"""Model loading from folders and single files, and the errors users see for bad sources."""
+
+import pytest
+import torch
+
+from evs_cli.engine.models import load_models, load_motion_adapter, load_t2i
+from evs_cli.errors import EvsError
+
+
+def test_adapter_single_file_equals_folder(tiny_paths):
+    a = load_motion_adapter(str(tiny_paths["adapter"]), torch.float32)
+    b = load_motion_adapter(str(tiny_paths["adapter_file"]), torch.float32)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_load_models_in_half_precision(tiny_paths):
+    m = load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter_file"]), "cpu", torch.bfloat16)
+    assert m.unet.dtype == torch.bfloat16 and m.motion_unet.dtype == torch.bfloat16
+    assert next(m.vae.parameters()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("source,match", [
+    ("/no/such/model", r"T2I model '/no/such/model' not found: no such file or folder"),
+    ("not a model", r"not a hub id"),
+    ("someone/not-cached-model", r"T2I model 'someone/not-cached-model': not a local file or folder, "
+                                 r"and the hub id could not be loaded"),
+])
+def test_missing_t2i_sources_are_named(source, match):
+    with pytest.raises(EvsError, match=match):
+        load_t2i(source, torch.float32)
+
+
+def test_folder_that_is_not_a_diffusers_model(tmp_path):
+    (tmp_path / "unet").mkdir()
+    with pytest.raises(EvsError, match=r"not a diffusers folder \(no vae/ inside\)"):
+        load_t2i(str(tmp_path), torch.float32)
+
+
+def test_adapter_errors_name_the_file(tmp_path, tiny_paths):
+    with pytest.raises(EvsError, match=r"T2V motion adapter '/nope\.safetensors' not found"):
+        load_motion_adapter("/nope.safetensors", torch.float32)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not weights")
+    with pytest.raises(EvsError, match=r"bad\.safetensors: not a readable weights file"):
+        load_motion_adapter(str(bad), torch.float32)
+    # weights that do not fit the (default SD1.5) adapter config
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "m.safetensors").write_bytes(tiny_paths["adapter_file"].read_bytes())
+    with pytest.raises(EvsError, match=r"weights do not fit the adapter config \(SD1\.5 AnimateDiff defaults\)"):
+        load_motion_adapter(str(lone / "m.safetensors"), torch.float32)
+
+
+def test_single_file_t2i_without_tokenizer_says_what_is_missing(tmp_path):
+    ckpt = tmp_path / "model.safetensors"
+    ckpt.write_bytes(b"x")
+    with pytest.raises(EvsError, match=r"no CLIP tokenizer found .*pass --tokenizer"):
+        load_t2i(str(ckpt), torch.float32)
+
+
+def test_single_file_t2i_checkpoint_loads_like_the_folder(tmp_path, tiny_paths, tiny_models):
+    """A tiny model written in the original LDM single-file layout loads through from_single_file."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from ldm_layout import to_single_file
+
+    m = tiny_models
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_paths["t2i"], folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    save_file(to_single_file(m.unet, m.vae, m.text_encoder), str(folder / "tiny.safetensors"))
+    tok, text_encoder, vae, unet, sched = load_t2i(str(folder / "tiny.safetensors"), torch.float32)
+    for ours, ref in ((unet, m.unet), (vae, m.vae), (text_encoder, m.text_encoder)):
+        a, b = ours.state_dict(), ref.state_dict()
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k].reshape(b[k].shape), b[k]) for k in a), type(ref).__name__
+    assert sched["beta_schedule"] == "scaled_linear" and tok("a red circle").input_ids == m.tokenizer("a red circle").input_ids

@@ -1,0 +1,69 @@
+"""Presets and schedule parameters: invalid values fail before any model is loaded, naming the key."""
+
+import pytest
+
+from evs_cli.engine.preset import list_presets, load_preset, parse_override
+from evs_cli.engine.stages import ScheduleParams, Stage, build_stages, count_calls
+from evs_cli.errors import ConfigError
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(tV=3, nV=4), r"nV must be in 1\.\.3, got 4"),
+    (dict(tI=10, tT2V=11), r"tT2V must be in 1\.\.10, got 11"),
+    (dict(tV=9), r"tV must be in 1\.\.8, got 9"),
+    (dict(tI=51), r"tI must be in 1\.\.50, got 51"),
+    (dict(mode="invert", gamma=1.5), r"gamma must be in 0\.0\.\.1\.0, got 1\.5"),
+    (dict(mode="invert", layers=("up.1", "sideways")), r"layers: unknown layer 'sideways'"),
+    (dict(mode="warp"), r"mode must be one of sdedit, invert"),
+    (dict(composition="t2i+t2v"), r"composition must be one of"),
+])
+def test_invalid_schedule_names_parameter_and_range(params, match):
+    with pytest.raises(ConfigError, match=match):
+        build_stages(ScheduleParams(**params))
+
+
+def test_evs_stages_follow_algorithm_1():
+    stages = build_stages(ScheduleParams(tI=20, tT2V=8, tV=3, nV=2))
+    assert stages == [Stage("t2i", 20, 13), Stage("t2v", 3, 2), Stage("t2i", 8, 8)]
+    assert count_calls(stages) == {"t2i": 21, "t2v": 2, "t2i_inversion": 0, "t2v_inversion": 0}
+
+
+def test_custom_stage_list_is_validated():
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.calls must be in 1\.\.2, got 3"):
+        build_stages(ScheduleParams(stages=(Stage("t2i", 5, 5), Stage("t2v", 2, 3))))
+
+
+def test_every_shipped_preset_loads():
+    assert {"vc2", "ad2", "sfi", "t2i", "t2v", "t2i-t2v", "t2v-t2i"} <= set(list_presets())
+    for name in list_presets():
+        assert build_stages(load_preset(name).schedule_params())
+
+
+def test_overrides_bare_schedule_keys_and_dotted_keys():
+    p = load_preset("vc2").with_overrides([parse_override("tV=4"), parse_override("t2i.guidance=5")])
+    assert p.data["schedule"]["tV"] == 4 and p.t2i.guidance == 5
+
+
+@pytest.mark.parametrize("text,match", [
+    ("tv=4", r"unknown key 'tv'"),
+    ("t2i.guidanse=5", r"unknown key 't2i.guidanse'"),
+    ("nV=9", r"nV must be in 1\.\.3, got 9"),
+    ("runtime.dtype=fp8", r"runtime.dtype must be one of"),
+    ("runtime.t2v_overlap=16", r"runtime.t2v_overlap must be in 0\.\.15"),
+    ("noequals", r"--set expects key=value"),
+])
+def test_bad_overrides_name_the_key(text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_preset("vc2").with_overrides([parse_override(text)])
+
+
+def test_bad_preset_file_names_file_and_key(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("schedule:\n  tI: 20\n  tT2V: 30\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml: tT2V must be in 1\.\.20, got 30"):
+        load_preset(str(f))
+    f.write_text("schedul: {}\n")
+    with pytest.raises(ConfigError, match=r"mine\.yaml: unknown key 'schedul'"):
+        load_preset(str(f))
+    with pytest.raises(ConfigError, match=r"unknown preset 'nope'"):
+        load_preset("nope")

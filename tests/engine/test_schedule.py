@@ -1,0 +1,153 @@
+"""The EVS schedule, SFI, seeds, windows and weight sharing, on tiny random models."""
+
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from evs_cli.engine.diffusion import split_prediction
+from evs_cli.engine.models import unique_parameter_bytes
+from evs_cli.engine.schedule import invert, run_stage
+from evs_cli.engine.sfi import feature_injection, select_modules
+from evs_cli.engine.stages import Injection, Stage
+from evs_cli.engine.windows import blend, blend_weights, plan_windows
+
+PROMPT = "a blue square moving"
+
+
+def _x0(frames=4, seed=0):
+    return torch.randn(frames, 4, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def test_grids_come_from_the_loaded_scheduler_config(make_engine):
+    e = make_engine("vc2")
+    ref = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear").alphas_cumprod
+    assert e.grids["t2i"].timesteps[0] == 981
+    assert abs(e.grids["t2i"].alpha(381) - float(ref[381])) < 1e-7
+    assert e.grids["t2v"].timesteps == (999, 874, 749, 624, 499, 374, 249, 124)
+
+
+@pytest.mark.parametrize("tI,tT2V,tV,nV", [(20, 8, 3, 2), (10, 10, 4, 1), (5, 1, 8, 8)])
+def test_evs_makes_exactly_the_calls_of_the_schedule(make_engine, tI, tT2V, tV, nV):
+    e = make_engine("vc2", tI=tI, tT2V=tT2V, tV=tV, nV=nV)
+    _, reports = e.refine_latents(_x0(), PROMPT, seed=0)
+    assert sum(r.calls for r in reports if r.model == "t2i") == tI + 1
+    assert sum(r.calls for r in reports if r.model == "t2v") == nV
+    assert reports[0].timesteps[-1] == reports[2].timesteps[0]  # Eq. 10 restarts T2I at t_T2V
+
+
+def test_evs_with_sfi_adds_tV_plus_one_inversion_calls(make_engine):
+    e = make_engine("sfi", tV=3, nV=2, layers="[all]")
+    _, reports = e.refine_latents(_x0(), PROMPT, seed=0)
+    assert [r.inversion_calls for r in reports] == [0, 4, 0]
+    assert [r.calls for r in reports] == [13, 2, 8]
+
+
+def test_model_calls_are_counted_at_the_unet(make_engine, tiny_models):
+    """No model call beyond the schedule: count UNet forward passes (one per call, one window, no CFG in T2V)."""
+    e = make_engine("vc2", **{"runtime.t2i_chunk": 64})
+    seen = {"t2i": 0, "t2v": 0}
+    h1 = tiny_models.unet.register_forward_hook(lambda *a: seen.__setitem__("t2i", seen["t2i"] + 1))
+    h2 = tiny_models.motion_unet.register_forward_hook(lambda *a: seen.__setitem__("t2v", seen["t2v"] + 1))
+    try:
+        e.refine_latents(_x0(), PROMPT, seed=0)
+    finally:
+        h1.remove(), h2.remove()
+    assert seen == {"t2i": 21, "t2v": 2}
+
+
+def test_same_seed_same_output_other_seed_differs(make_engine):
+    e = make_engine("vc2")
+    a, _ = e.refine_latents(_x0(), PROMPT, seed=1)
+    b, _ = e.refine_latents(_x0(), PROMPT, seed=1)
+    c, _ = e.refine_latents(_x0(), PROMPT, seed=2)
+    assert torch.equal(a, b)
+    assert (a - c).abs().max() > 1e-3
+
+
+def test_weights_stored_once(tiny_models):
+    m = tiny_models
+    assert m.motion_unet.down_blocks[0].attentions[0].transformer_blocks[0].attn1.to_q.weight.data_ptr() == \
+        m.unet.down_blocks[0].attentions[0].transformer_blocks[0].attn1.to_q.weight.data_ptr()
+    motion_only = sum(p.numel() * p.element_size() for n, p in m.motion_unet.named_parameters() if "motion_modules" in n)
+    assert motion_only > 0
+    assert unique_parameter_bytes(m.unet, m.motion_unet) == unique_parameter_bytes(m.unet) + motion_only
+
+
+def _t2v(make_engine, guidance=1.0):
+    e = make_engine("sfi", **{"t2v.guidance": guidance})
+    return e, e.denoisers(PROMPT)["t2v"]
+
+
+def test_sfi_gamma_one_all_layers_reproduces_the_recorded_branch(make_engine, tiny_models):
+    _, model = _t2v(make_engine)
+    z = _x0(16, seed=3)
+    other = _x0(16, seed=4)
+    state = model.features
+    with feature_injection(model.unet, ["all"], [], state):
+        state.t, state.record_levels, state.mode = 249, {249}, "record"
+        recorded = model(z, 249, guided=False)
+        assert len(state.store) == len(select_modules(model.unet, ["all"], "attn"))
+        state.mode, state.gamma = "inject", 1.0
+        injected = model(z, 249)
+        moved = model(other, 249)
+    assert torch.equal(injected, recorded)
+    plain = model(other, 249)
+    assert (moved - plain).abs().max() > 1e-4  # injection really changes what the layers compute
+    assert state.store == {} and state.mode == "off"  # features freed when the block ends
+
+
+def test_sfi_gamma_zero_no_layers_equals_plain_inversion_denoising(make_engine):
+    _, model = _t2v(make_engine)
+    x0 = _x0(16, seed=5)
+    plain, _ = run_stage(x0, Stage("t2v", 3, 3, "invert"), model, noise=None)
+    empty, rep = run_stage(x0, Stage("t2v", 3, 3, "invert", Injection(0.0, (), ())), model, noise=None)
+    torch.testing.assert_close(empty, plain, rtol=0, atol=0)
+    assert rep.inversion_calls == 4
+
+
+def test_sfi_injects_both_cfg_branches(make_engine):
+    _, model = _t2v(make_engine, guidance=3.0)
+    x0 = _x0(16, seed=6)
+    out, rep = run_stage(x0, Stage("t2v", 3, 2, "invert", Injection(0.5, ("up.1",), ("up.1",))), model, noise=None)
+    assert out.shape == x0.shape and torch.isfinite(out).all() and rep.calls == 2
+
+
+def test_windows_cover_and_blend_without_seams():
+    wins = plan_windows(40, 16, 4)
+    assert wins[0] == (0, 16) and wins[-1] == (24, 40)
+    covered = torch.zeros(40)
+    for s, e in wins:
+        covered[s:e] += 1
+    assert (covered >= 1).all()
+    weights = blend_weights(wins, 40)
+    total = torch.zeros(40)
+    for (s, e), w in zip(wins, weights):
+        total[s:e] += w
+    torch.testing.assert_close(total, torch.ones(40))
+    # windows that each output a different constant: the blend moves between them in small steps
+    outs = [torch.full((e - s, 1), float(10 * i)) for i, (s, e) in enumerate(wins)]
+    blended = blend(outs, wins, 40)[:, 0]
+    jumps = (blended[1:] - blended[:-1]).abs()
+    assert jumps.max() <= 10 / 2 + 1e-5  # a hard switch would jump by 10 at a border
+    assert (blended[1:] >= blended[:-1] - 1e-6).all()
+
+
+def test_forty_frames_through_windowed_t2v(make_engine):
+    e = make_engine("t2v", tV=2)
+    x0 = _x0(40, seed=8)
+    out, reports = e.refine_latents(x0, PROMPT, seed=0)
+    assert out.shape == x0.shape and torch.isfinite(out).all()
+    # continuity across borders: the frame-to-frame change at window borders is like elsewhere
+    d = (out[1:] - out[:-1]).abs().mean(dim=(1, 2, 3))
+    borders = [s - 1 for s, _ in plan_windows(40, 16, 4)[1:]] + [e - 1 for _, e in plan_windows(40, 16, 4)[:-1]]
+    assert d[borders].max() < 2.0 * d.median()
+
+
+def test_inversion_reaches_the_start_level(make_engine):
+    _, model = _t2v(make_engine)
+    x0 = _x0(16, seed=9)
+    z, calls = invert(x0, 374, model)
+    assert calls == 3
+    # denoising the inverted latent once more predicts a clean latent near x0
+    x0_hat, _ = split_prediction(model(z, 374), z, model.grid.alpha(374), "epsilon")
+    assert (x0_hat - x0).abs().mean() < (z - x0).abs().mean()
