@@ -122,6 +122,8 @@ def validate_params(p: ScheduleParams) -> None:
 
 
 def validate_stage(s: Stage, steps: int, where: str) -> None:
+    from .sfi import check_layer_names  # local: keeps this module free of torch at import
+
     if s.model not in MODELS:
         raise ConfigError(f"{where}.model must be one of {', '.join(MODELS)}, got {s.model!r}")
     _check_range(f"{where}.start", s.start, 1, steps)

@@ -3,7 +3,7 @@
 import pytest
 
 from evs_cli.engine.preset import list_presets, load_preset, parse_override
-from evs_cli.engine.stages import ScheduleParams, Stage, build_stages, count_calls
+from evs_cli.engine.stages import Injection, ScheduleParams, Stage, build_stages, count_calls
 from evs_cli.errors import ConfigError
 
 
@@ -31,6 +31,10 @@ def test_evs_stages_follow_algorithm_1():
 def test_custom_stage_list_is_validated():
     with pytest.raises(ConfigError, match=r"stages\[1\]\.calls must be in 1\.\.2, got 3"):
         build_stages(ScheduleParams(stages=(Stage("t2i", 5, 5), Stage("t2v", 2, 3))))
+    inverted = Stage("t2v", 3, 2, "invert", Injection(0.5, ("up.1",)))
+    assert build_stages(ScheduleParams(stages=(inverted,))) == [inverted]
+    with pytest.raises(ConfigError, match=r"stages\[0\]\.injection\.layers: unknown layer 'upper'"):
+        build_stages(ScheduleParams(stages=(Stage("t2v", 3, 2, "invert", Injection(0.5, ("upper",))),)))
 
 
 def test_every_shipped_preset_loads():
