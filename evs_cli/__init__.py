@@ -26,11 +26,11 @@ The package is layered, lowest first; a module imports only from its own layer a
 """
 
 from .engine.models import ModelSet, load_models
-from .engine.pipeline import Engine
+from .engine.pipeline import Engine, resize
 from .engine.preset import Preset, list_presets, load_preset, parse_override
 from .engine.stages import Injection, ScheduleParams, Stage, build_stages, count_calls
 from .errors import ConfigError, EvsError
-from .io.video import read_video, resize, target_size, write_mp4
+from .io.video import read_video, target_size, write_mp4
 
 __version__ = "0.1.0"
 __all__ = ["Engine", "ConfigError", "EvsError", "ModelSet", "load_models", "Preset", "list_presets", "load_preset",

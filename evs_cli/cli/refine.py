@@ -46,7 +46,11 @@ def refine(
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="CLIP tokenizer folder or hub id (for single-file "
                                             "T2I checkpoints)."),
     seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="fp16, bf16 or fp32 on GPUs (CPU workers use fp32)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, bf16, fp16 or fp32. Default (preset runtime.dtype: "
+                                        "auto): bf16 on GPUs with native bf16, fp16 on older GPUs, fp32 on the CPU."),
+    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile the UNets' and VAE's repeated blocks "
+                                 "(preset runtime.compile). Costs about a minute per worker at start-up and a "
+                                 "little more for each new video size; pays off over a folder."),
     resize: Optional[float] = typer.Option(None, "--resize", help="Scale factor before refining (paper: 2.0); sides "
                                            "are rounded to multiples of 64."),
     fmt: str = typer.Option("mp4", "--format", help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
@@ -70,7 +74,7 @@ def refine(
     if fmt not in ("mp4", "png"):
         fail(f"--format must be mp4 or png, got {fmt!r}")
     try:
-        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize)
+        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
         if dry_run:
             _print_stages(p)
             raise typer.Exit(EXIT_OK)

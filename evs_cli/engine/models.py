@@ -29,11 +29,26 @@ DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16
           "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
 
 
+DTYPE_NAMES = ("auto", "bf16", "fp16", "fp32")
+
+
 def parse_dtype(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise EvsError(f"dtype must be one of fp32, fp16, bf16, got {name!r}") from None
+        raise EvsError(f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {name!r}") from None
+
+
+def resolve_dtype(name: str, device) -> str:
+    """The dtype name a run computes in. `auto`: bf16 on GPUs with native bf16 (fp32's range, so no fp16
+    overflow in attention or the VAE), fp16 on older GPUs, fp32 on the CPU (half kernels are slow there)."""
+    if name != "auto":
+        parse_dtype(name)
+        return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(name, name)
+    device = torch.device(device)
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
 
 
 @dataclass
@@ -76,6 +91,10 @@ def _hub_error(what: str, source: str, err: Exception) -> EvsError:
                     f"from the Hugging Face hub or cache ({first})")
 
 
+# A fast tokenizer's tokenizer.json (what transformers 5 saves) or a slow one's vocab.json + merges.txt.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
+
+
 def load_tokenizer(source: str | None, fallback_dirs=()):
     """A CLIP tokenizer from a folder, a hub id, or the first fallback folder that has one."""
     from transformers import CLIPTokenizer
@@ -85,14 +104,14 @@ def load_tokenizer(source: str | None, fallback_dirs=()):
         p = Path(cand).expanduser()
         sub = p / "tokenizer" if (p / "tokenizer").is_dir() else p
         tried.append(str(sub))
-        if (sub / "vocab.json").is_file():
+        if any((sub / f).is_file() for f in TOKENIZER_FILES):
             return CLIPTokenizer.from_pretrained(str(sub))
     if source and _kind(source) == "hub":
         try:
             return CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
         except Exception as e:  # noqa: BLE001 - any hub/cache failure becomes one user-facing line
             raise _hub_error("tokenizer", source, e) from e
-    raise EvsError("no CLIP tokenizer found (looked for vocab.json in " + ", ".join(tried or ["nothing"]) +
+    raise EvsError("no CLIP tokenizer found (looked for tokenizer.json or vocab.json in " + ", ".join(tried or ["nothing"]) +
                    "); pass --tokenizer with a folder or hub id holding one")
 
 

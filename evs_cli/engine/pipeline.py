@@ -9,17 +9,22 @@
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import EvsError
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
-from .schedule import NoiseFn, run_schedule, seeded_noise
+from .schedule import NoiseFn, fill_seconds, run_schedule, seeded_noise
 from .stages import Stage, build_stages, count_calls
+from .timing import Clock
+
+# VAE activations at full resolution: about 768 values per pixel per frame are alive at once (the last
+# up block's 256-channel upsample and its convolutions). The budget keeps VC2 (640x1024) within 16 GB.
+VAE_BYTES_PER_PIXEL = 768
+VAE_BUDGET_BYTES = 4 * 2**30
 
 
 @dataclass
@@ -81,61 +86,90 @@ class Engine:
     def denoisers(self, prompt: str) -> dict:
         p, m = self.preset, self.models
         cond = self.embed(prompt)
-        t2i = T2IDenoiser(m.unet, self.grids["t2i"], Prompt(cond, self.embed(p.t2i.negative_prompt)),
-                          p.t2i.guidance, chunk=p.t2i_chunk)
-        t2v = T2VDenoiser(m.motion_unet, self.grids["t2v"], Prompt(cond, self.embed(p.t2v.negative_prompt)),
-                          p.t2v.guidance, window=p.t2v_window, overlap=p.t2v_overlap)
+
+        def uncond(opts):  # a model sampled without guidance never sees its negative prompt
+            return self.embed(opts.negative_prompt) if opts.guidance != 1.0 else None
+
+        t2i = T2IDenoiser(m.unet, self.grids["t2i"], Prompt(cond, uncond(p.t2i)), p.t2i.guidance, chunk=p.t2i_chunk)
+        t2v = T2VDenoiser(m.motion_unet, self.grids["t2v"], Prompt(cond, uncond(p.t2v)), p.t2v.guidance,
+                          window=p.t2v_window, overlap=p.t2v_overlap)
         return {"t2i": t2i, "t2v": t2v}
 
     # -- VAE ----------------------------------------------------------------------------------------
+    def vae_chunk(self, height: int, width: int) -> int:
+        """Frames per VAE pass: the preset's number, or with `auto` the most whose activations fit the budget."""
+        chunk = self.preset.vae_chunk
+        if chunk != "auto":
+            return chunk
+        if self.models.device.type != "cuda":
+            return 8
+        free, _ = torch.cuda.mem_get_info(self.models.device)
+        budget = min(VAE_BUDGET_BYTES, free // 4)
+        per_frame = VAE_BYTES_PER_PIXEL * height * width * self.models.vae.dtype.itemsize
+        return max(1, budget // per_frame)
+
     @torch.no_grad()
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (F, H, W, 3) -> clean latents (F, 4, H/8, W/8), float32, in chunks of vae_chunk frames."""
-        vae, chunk = self.models.vae, self.preset.vae_chunk
+    def encode(self, frames: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """uint8 (F, H, W, 3), resized on the device to `size` (W, H) if given -> clean latents (F, 4, H/8, W/8)."""
+        vae = self.models.vae
+        w, h = size or (frames.shape[2], frames.shape[1])
+        chunk = self.vae_chunk(h, w)
         out = []
         for s in range(0, frames.shape[0], chunk):
-            x = frames[s : s + chunk].to(self.models.device).permute(0, 3, 1, 2).to(vae.dtype) / 127.5 - 1.0
+            x = resize(frames[s : s + chunk].to(self.models.device, non_blocking=True), w, h)
+            x = x.permute(0, 3, 1, 2).to(vae.dtype) / 127.5 - 1.0
             out.append(vae.encode(x).latent_dist.mode().float() * vae.config.scaling_factor)
         return torch.cat(out)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Clean latents -> uint8 (F, H, W, 3) on the CPU."""
-        vae, chunk = self.models.vae, self.preset.vae_chunk
+        """Clean latents -> uint8 (F, H, W, 3) on the CPU, copied back once, after the last chunk."""
+        vae = self.models.vae
+        chunk = self.vae_chunk(latents.shape[2] * 8, latents.shape[3] * 8)
         out = []
         for s in range(0, latents.shape[0], chunk):
             x = vae.decode((latents[s : s + chunk] / vae.config.scaling_factor).to(vae.dtype)).sample
-            out.append(((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
-        return torch.cat(out)
+            out.append(((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
+        return torch.cat(out).cpu()
 
     # -- refinement ---------------------------------------------------------------------------------
     @torch.no_grad()
     def refine_latents(self, x0: torch.Tensor, prompt: str, seed: int = 0, noise: NoiseFn | None = None,
-                       on_stage=None):
-        noise = noise or seeded_noise(seed, x0.device)
-        return run_schedule(x0, self.stages, self.denoisers(prompt), noise, on_stage)
+                       on_stage=None, clock: Clock | None = None):
+        ahead = sum(s.mode == "sdedit" for s in self.stages)
+        noise = noise or seeded_noise(seed, x0.device, tuple(x0.shape), ahead)
+        return run_schedule(x0, self.stages, self.denoisers(prompt), noise, on_stage, clock)
 
-    def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None):
-        """uint8 frames (F, H, W, 3) -> (refined uint8 frames, report with seconds and calls per phase)."""
-        seconds: dict[str, float] = {}
-        with _timed(seconds, "encode", self.models.device):
-            x0 = self.encode(frames)
-        with _timed(seconds, "stages", self.models.device):
-            x0, stages = self.refine_latents(x0, prompt, seed, on_stage=on_stage)
-        with _timed(seconds, "decode", self.models.device):
+    def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None,
+               size: tuple[int, int] | None = None):
+        """uint8 frames (F, H, W, 3) -> (refined uint8 frames, report with seconds and calls per phase).
+
+        `size` (W, H), sides multiples of 8 (64 for the UNets' skips), resizes on the device first.
+        The device is waited for once, when the frames come back.
+        """
+        clock = Clock(self.models.device)
+        with clock.span("encode"):
+            x0 = self.encode(frames, size)
+        with clock.span("stages"):
+            x0, stages = self.refine_latents(x0, prompt, seed, on_stage=on_stage, clock=clock)
+        with clock.span("decode"):
             out = self.decode(x0)
-        report = {"seconds": seconds, "stages": [s.as_dict() for s in stages],
+        seconds = clock.resolve()
+        fill_seconds(stages, seconds)
+        if not torch.isfinite(x0).all():
+            raise EvsError("the refined latents are not finite (NaN or inf): the models or settings diverged")
+        report = {"seconds": {k: seconds[k] for k in ("encode", "stages", "decode")},
+                  "stages": [s.as_dict() for s in stages],
                   "calls": {k: sum(s.calls for s in stages if s.model == k) for k in ("t2i", "t2v")},
                   "inversion_calls": sum(s.inversion_calls for s in stages),
                   "expected_calls": count_calls(self.stages)}
         return out, report
 
 
-@contextmanager
-def _timed(seconds: dict, name: str, device):
-    """Wall time of the block into seconds[name]; CUDA work is waited for so the time is the GPU's too."""
-    start = time.perf_counter()
-    yield
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds[name] = time.perf_counter() - start
+def resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> uint8 (F, height, width, 3), bicubic with antialiasing, on the frames' device."""
+    if frames.shape[2] == width and frames.shape[1] == height:
+        return frames
+    x = frames.permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()

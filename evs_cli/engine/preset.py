@@ -34,8 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "t2v": {"scheduler": "EulerDiscreteScheduler",
             "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
             "steps": 8, "guidance": 1.0, "negative_prompt": ""},
-    "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": 8, "resize": 2.0,
-                "dtype": "fp16"},
+    "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": "auto", "resize": 2.0,
+                "dtype": "auto", "compile": False},
 }
 SCHEDULE_KEYS = set(DEFAULTS["schedule"])
 FREE_FORM = {"t2i.scheduler_config", "t2v.scheduler_config", "schedule.stages", "schedule.layers",
@@ -110,6 +110,7 @@ class Preset:
     vae_chunk = property(lambda self: self.data["runtime"]["vae_chunk"])
     resize = property(lambda self: self.data["runtime"]["resize"])
     dtype = property(lambda self: self.data["runtime"]["dtype"])
+    compile = property(lambda self: self.data["runtime"]["compile"])
 
     def schedule_params(self) -> ScheduleParams:
         s = self.data["schedule"]
@@ -128,7 +129,7 @@ class Preset:
         return p
 
     def validate(self) -> None:
-        from .models import DTYPES
+        from .models import DTYPE_NAMES, DTYPES
         from .stages import build_stages
 
         for model in ("t2i", "t2v"):
@@ -139,14 +140,18 @@ class Preset:
             if not isinstance(m["scheduler_config"], dict):
                 raise ConfigError(f"{model}.scheduler_config must be a mapping")
         rt = self.data["runtime"]
-        for k in ("t2i_chunk", "t2v_window", "vae_chunk"):
+        for k in ("t2i_chunk", "t2v_window"):
             _positive_int(f"runtime.{k}", rt[k])
+        if rt["vae_chunk"] != "auto":
+            _positive_int("runtime.vae_chunk (or auto)", rt["vae_chunk"])
+        if not isinstance(rt["compile"], bool):
+            raise ConfigError(f"runtime.compile must be true or false, got {rt['compile']!r}")
         if not isinstance(rt["t2v_overlap"], int) or not 0 <= rt["t2v_overlap"] < rt["t2v_window"]:
             raise ConfigError(f"runtime.t2v_overlap must be in 0..{rt['t2v_window'] - 1}, got {rt['t2v_overlap']!r}")
         if not isinstance(rt["resize"], (int, float)) or not 0 < rt["resize"] <= 8:
             raise ConfigError(f"runtime.resize must be in (0, 8], got {rt['resize']!r}")
-        if rt["dtype"] not in DTYPES:
-            raise ConfigError(f"runtime.dtype must be one of fp32, fp16, bf16, got {rt['dtype']!r}")
+        if rt["dtype"] != "auto" and rt["dtype"] not in DTYPES:
+            raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPE_NAMES)}, got {rt['dtype']!r}")
         for k in ("t2i", "t2v"):
             if not isinstance(self.data["models"][k], str) or not self.data["models"][k]:
                 raise ConfigError(f"models.{k} must be a model path or hub id")

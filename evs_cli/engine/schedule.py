@@ -7,7 +7,6 @@ stage order.
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
@@ -17,6 +16,7 @@ import torch
 from .diffusion import CLEAN, split_prediction, to_level
 from .sfi import feature_injection
 from .stages import Stage
+from .timing import Clock
 
 NoiseFn = Callable[[tuple[int, ...]], torch.Tensor]
 
@@ -35,29 +35,55 @@ class StageReport:
         return dict(self.__dict__)
 
 
-def seeded_noise(seed: int, device, dtype=torch.float32) -> NoiseFn:
-    """Gaussian noise from one CPU torch.Generator, so a seed gives the same video on any device."""
+def seeded_noise(seed: int, device, shape: tuple[int, ...] | None = None, ahead: int = 0) -> NoiseFn:
+    """Gaussian noise from one CPU torch.Generator, so a seed gives the same video on any device.
+
+    The first `ahead` draws of `shape` are made now and sent to the device before any model runs, so no
+    stage waits for the host to draw its noise; the values are the same as drawing each on demand.
+    """
     gen = torch.Generator("cpu").manual_seed(seed)
-    return lambda shape: torch.randn(shape, generator=gen, dtype=torch.float32).to(device, dtype)
+    cuda = torch.device(device).type == "cuda"
+
+    def draw(s):
+        x = torch.randn(s, generator=gen, dtype=torch.float32)
+        return x.pin_memory().to(device, non_blocking=True) if cuda else x.to(device)
+
+    queued = [draw(tuple(shape)) for _ in range(ahead)] if shape is not None else []
+
+    def noise(s):
+        if not queued:
+            return draw(tuple(s))
+        if tuple(queued[0].shape) != tuple(s):  # drawing out of turn would change every later draw
+            raise ValueError(f"noise was drawn ahead for shape {tuple(queued[0].shape)}, asked for {tuple(s)}")
+        return queued.pop(0)
+
+    return noise
 
 
-def _sync(x: torch.Tensor) -> None:
-    if x.is_cuda:
-        torch.cuda.synchronize(x.device)
+def run_schedule(x0: torch.Tensor, stages: list[Stage], models: dict, noise: NoiseFn, on_stage=None,
+                 clock: Clock | None = None):
+    """Refine clean latents x0 (F, C, h, w) through `stages`; return (clean latents, per-stage reports).
 
-
-def run_schedule(x0: torch.Tensor, stages: list[Stage], models: dict, noise: NoiseFn, on_stage=None):
-    """Refine clean latents x0 (F, C, h, w) through `stages`; return (clean latents, per-stage reports)."""
+    Nothing here waits for the device. `on_stage(report)` is called as each stage is queued; the
+    reports' seconds are filled in when the clock is read: here, or by the caller that passed `clock`.
+    """
+    own_clock = clock is None
+    clock = clock or Clock(x0.device)
     reports = []
     for i, stage in enumerate(stages):
-        start = time.perf_counter()
-        x0, report = run_stage(x0, stage, models[stage.model], noise, i)
-        _sync(x0)
-        report.seconds = time.perf_counter() - start
+        with clock.span(f"stage{i}"):
+            x0, report = run_stage(x0, stage, models[stage.model], noise, i)
         reports.append(report)
         if on_stage is not None:
             on_stage(report)
+    if own_clock:
+        fill_seconds(reports, clock.resolve())
     return x0, reports
+
+
+def fill_seconds(reports: list[StageReport], seconds: dict[str, float]) -> None:
+    for r in reports:
+        r.seconds = seconds[f"stage{r.index}"]
 
 
 def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int = 0):

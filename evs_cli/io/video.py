@@ -1,4 +1,5 @@
-"""Video in and out: decode frames (decord when installed, else PyAV), resize, write H.264 MP4 or PNGs."""
+"""Video in and out: decode frames (decord when installed, else PyAV), write H.264 MP4 or PNGs, and the
+working size a video is refined at."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import EvsError
 
@@ -94,14 +94,6 @@ def target_size(width: int, height: int, scale: float, multiple: int = 64) -> tu
     def side(s):
         return max(multiple, int(round(s * scale / multiple)) * multiple)
     return side(width), side(height)
-
-
-def resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    if frames.shape[2] == width and frames.shape[1] == height:
-        return frames
-    x = frames.permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None):

@@ -77,3 +77,19 @@ def test_single_file_t2i_checkpoint_loads_like_the_folder(tmp_path, tiny_paths, 
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k].reshape(b[k].shape), b[k]) for k in a), type(ref).__name__
     assert sched["beta_schedule"] == "scaled_linear" and tok("a red circle").input_ids == m.tokenizer("a red circle").input_ids
+
+
+def test_folder_saved_by_the_installed_transformers_loads(tiny_paths, tmp_path):
+    """transformers 5 saves a CLIP tokenizer as tokenizer.json only (no vocab.json / merges.txt)."""
+    import shutil
+
+    from transformers import CLIPTokenizer
+
+    folder = tmp_path / "t2i"
+    shutil.copytree(tiny_paths["t2i"], folder)
+    shutil.rmtree(folder / "tokenizer")
+    original = CLIPTokenizer.from_pretrained(str(tiny_paths["t2i"] / "tokenizer"))
+    original.save_pretrained(str(folder / "tokenizer"))
+    assert not (folder / "tokenizer" / "vocab.json").exists()
+    tok = load_t2i(str(folder), torch.float32)[0]
+    assert tok("a red circle").input_ids == original("a red circle").input_ids

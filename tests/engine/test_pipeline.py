@@ -1,0 +1,109 @@
+"""The Engine's speed-related choices change nothing they must not: half precision, compilation, noise
+drawn ahead, resizing on the device, no negative prompt without guidance, non-finite results refused."""
+
+import copy
+
+import pytest
+import torch
+
+from evs_cli.engine.models import load_models, resolve_dtype
+from evs_cli.engine.pipeline import Engine, resize
+from evs_cli.engine.preset import load_preset, parse_override
+from evs_cli.engine.schedule import seeded_noise
+from evs_cli.engine.speed import speed_up
+from evs_cli.errors import EvsError
+
+PROMPT = "a red circle moving over blue stripes"
+
+
+def _frames(n=4, h=64, w=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, h, w, 3), generator=g, dtype=torch.uint8)
+
+
+def _preset(name="vc2", **over):
+    return load_preset(name).with_overrides([parse_override(f"{k}={v}") for k, v in over.items()])
+
+
+def test_auto_dtype_is_fp32_on_the_cpu_and_names_are_checked():
+    assert resolve_dtype("auto", "cpu") == "fp32"
+    assert resolve_dtype("bf16", "cpu") == "bf16" and resolve_dtype("float16", "cpu") == "fp16"
+    with pytest.raises(EvsError, match="dtype must be one of auto, bf16, fp16, fp32"):
+        resolve_dtype("fp8", "cpu")
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.bfloat16, 0.02), (torch.float16, 0.005)])
+def test_half_precision_agrees_with_fp32(tiny_paths, tiny_models, dtype, tol):
+    """Stated tolerance: relative L2 error of the refined latents after 7 T2I and 2 T2V calls, bf16 (8-bit
+    mantissa) < 2%, fp16 (11-bit) < 0.5%. Measured on these tiny models: 0.52% and 0.06%."""
+    preset = _preset(tI=6, tT2V=3)
+    x0 = torch.randn(3, 4, 16, 16, generator=torch.Generator().manual_seed(3))
+    ref, _ = Engine(tiny_models, preset).refine_latents(x0, PROMPT, seed=5)
+    half = load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), "cpu", dtype)
+    out, _ = Engine(half, preset).refine_latents(x0, PROMPT, seed=5)
+    assert out.dtype == torch.float32  # the steps' arithmetic stays fp32; only the models run in half
+    err = ((out - ref).norm() / ref.norm()).item()
+    assert err < tol, err
+
+
+def test_compiled_blocks_give_the_eager_result(tiny_models):
+    """Regional torch.compile (inductor, on the CPU here) computes what eager mode computes. Kept small for
+    CI: one T2I call on latents (the VAE's blocks are the same ResnetBlock2D code, compiled the same way)."""
+    preset = _preset("t2i", tI=1)
+    x0 = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(2))
+    eager, _ = Engine(tiny_models, preset).refine_latents(x0, PROMPT, seed=1)
+    compiled_models = copy.deepcopy(tiny_models)
+    n = speed_up(compiled_models, compile=True)
+    blocks = {id(m) for root in (compiled_models.unet, compiled_models.motion_unet, compiled_models.vae)
+              for m in root.modules() if type(m).__name__ in ("ResnetBlock2D", "Transformer2DModel")}
+    assert n >= len(blocks) > 0  # every shared block once, however many UNets hold it
+    out, _ = Engine(compiled_models, preset).refine_latents(x0, PROMPT, seed=1)
+    torch.testing.assert_close(out, eager, rtol=1e-4, atol=1e-4)
+    assert out is not eager and compiled_models.unet.up_blocks[1].attentions[0]._compiled_call_impl is not None
+
+
+def test_noise_drawn_ahead_equals_noise_drawn_on_demand():
+    shape = (3, 4, 8, 8)
+    lazy, ahead = seeded_noise(7, "cpu"), seeded_noise(7, "cpu", shape, ahead=2)
+    for _ in range(3):  # two drawn ahead, the third on demand: the same stream of values
+        torch.testing.assert_close(ahead(shape), lazy(shape), rtol=0, atol=0)
+    fresh = seeded_noise(7, "cpu", shape, ahead=1)
+    with pytest.raises(ValueError, match="drawn ahead for shape"):
+        fresh((1, 4, 8, 8))
+
+
+def test_engine_output_does_not_depend_on_drawing_noise_ahead(make_engine):
+    e = make_engine("vc2", tI=4, tT2V=2)
+    x0 = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    a, _ = e.refine_latents(x0, PROMPT, seed=3)  # draws its 3 SDEdit noises before the first stage
+    b, _ = e.refine_latents(x0, PROMPT, noise=seeded_noise(3, "cpu"))  # draws each as its stage starts
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_resize_keeps_values_and_runs_where_the_frames_are():
+    flat = torch.full((2, 30, 50, 3), 77, dtype=torch.uint8)
+    out = resize(flat, 128, 64)
+    assert out.shape == (2, 64, 128, 3) and out.dtype == torch.uint8 and bool((out == 77).all())
+    ramp = torch.arange(64, dtype=torch.uint8).repeat(1, 64, 1).unsqueeze(-1).expand(1, 64, 64, 3).contiguous()
+    half = resize(ramp, 32, 64)
+    assert abs(int(half[0, 0, 10, 0]) - 21) <= 1  # pixel 10 of 32 samples the ramp at about 2*10 + 0.5
+    assert resize(ramp, 64, 64) is ramp
+
+
+def test_refine_resizes_to_the_asked_size(make_engine):
+    out, _ = make_engine("t2i", tI=1).refine(_frames(2, 30, 50), PROMPT, size=(128, 64))
+    assert out.shape == (2, 64, 128, 3)
+
+
+def test_no_negative_prompt_is_embedded_without_guidance(make_engine):
+    e = make_engine("vc2", **{"t2v.negative_prompt": "'never embedded'", "t2i.negative_prompt": "'embedded'"})
+    d = e.denoisers(PROMPT)
+    assert d["t2v"].prompt.uncond is None and d["t2i"].prompt.uncond is not None
+    assert "never embedded" not in e._prompts and "embedded" in e._prompts
+
+
+def test_non_finite_latents_fail_with_one_line(make_engine):
+    e = make_engine("t2i", tI=1)
+    e.refine_latents = lambda *a, **k: (torch.full((2, 4, 8, 8), float("nan")), [])
+    with pytest.raises(EvsError, match="not finite"):
+        e.refine(_frames(2), PROMPT)
