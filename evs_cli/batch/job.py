@@ -1,4 +1,4 @@
-"""Refine one video into one output, safely: claim, refine, write to a temp name, rename, log record."""
+"""Refine one video into one output, safely: claim, read, refine, write to a temp name, rename, log record."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import socket
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from ..errors import EvsError
 from ..io.prompts import resolve_prompt
-from ..io.video import read_video, resize, target_size, write_mp4, write_pngs
+from ..io.video import read_video, target_size, write_mp4, write_pngs
 from .outputs import Claim, Job, discard, output_exists, publish, temp_path
 
 
@@ -31,93 +32,161 @@ class RunOptions:
     prompt_table: dict = field(default_factory=dict)
     stale_after: float = 6 * 3600
     evaluate: bool = False  # add weight-free metrics of each output to its record
+    pipelined: bool = True  # read the next video and write the last one while the device refines (stream.py)
+
+
+@dataclass
+class Work:
+    """One video on its way through a worker: read and claimed, then refined, then written."""
+
+    job: Job
+    rec: dict
+    started: float
+    claim: Claim | None = None
+    tmp: Path | None = None
+    video: object = None  # io.video.Video, until written
+    prompt: str = ""
+    size: tuple[int, int] = (0, 0)
+    out: torch.Tensor | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still to be refined or written (not skipped, not failed)."""
+        return self.rec["status"] == "failed" and self.rec["error"] is None
 
 
 class VideoRefiner:
-    """Loads the models once (per worker) and refines jobs one after another."""
+    """Loads the models once (per worker) and refines jobs, each in three steps that may overlap between
+    videos (batch/stream.py): `prepare` (claim, decode), `refine` (the device), `finish` (encode, write,
+    rename). Every step turns a failure into that video's record, and `abandon` cleans up an interrupted one.
+    """
 
     def __init__(self, options: RunOptions, device: str):
-        from ..engine.models import load_models, parse_dtype
+        from ..engine.models import load_models, parse_dtype, resolve_dtype
         from ..engine.pipeline import Engine
+        from ..engine.speed import speed_up
 
         self.options, self.device = options, device
         p = options.preset
-        self.dtype_name = p.dtype if torch.device(device).type == "cuda" or p.dtype == "fp32" else "fp32"
-        # fp16 kernels are slow or missing on CPUs; a CPU worker computes in fp32 (recorded in the log).
-        self.engine = Engine(load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name),
-                                         p.tokenizer), p)
+        self.cuda = torch.device(device).type == "cuda"
+        self.dtype_name = resolve_dtype(p.dtype, device)
+        models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer)
+        speed_up(models, compile=p.compile)
+        self.engine = Engine(models, p)
 
     def process(self, job: Job, worker: str = "0", on_stage=None) -> dict:
+        """All three steps, one after the other."""
+        work = self.prepare(job, worker)
+        try:
+            self.refine(work, on_stage)
+            return self.finish(work)
+        except BaseException:
+            self.abandon(work)
+            raise
+
+    def prepare(self, job: Job, worker: str = "0") -> Work:
         o = self.options
         rec = {"input": str(job.input), "output": str(job.output), "status": "failed", "error": None,
                "worker": worker, "device": self.device, "dtype": self.dtype_name, "host": socket.gethostname(),
-               "preset": o.preset.name, "params": _params(o.preset), "seed": o.seed,
+               "preset": o.preset.name, "params": _params(o.preset, self.dtype_name), "seed": o.seed,
                "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        t_all = time.perf_counter()
+        work = Work(job, rec, time.perf_counter())
         if output_exists(job.output) and not o.overwrite:
-            return {**rec, "status": "skipped", "reason": "output exists"}
-        claim = Claim(job.output, o.stale_after)
-        if not claim.acquire():
-            return {**rec, "status": "skipped", "reason": "claimed by another run"}
-        tmp = temp_path(job.output)
+            return self._close(work, "skipped", reason="output exists")
+        work.claim = Claim(job.output, o.stale_after)
+        if not work.claim.acquire():
+            work.claim = None
+            return self._close(work, "skipped", reason="claimed by another run")
+        work.tmp = temp_path(job.output)
+        if output_exists(job.output) and not o.overwrite:  # finished by another run meanwhile
+            return self._close(work, "skipped", reason="output exists")
+        with self._failures(work):
+            t = time.perf_counter()
+            work.video = read_video(job.input)
+            if self.cuda:  # page-locked, so that the copy to the device does not hold up the host
+                work.video.frames = work.video.frames.pin_memory()
+            work.prompt, source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
+            work.size = target_size(*work.video.size, o.preset.resize)
+            rec.update(prompt=work.prompt, prompt_source=source, fps=float(work.video.fps),
+                       input_size=list(work.video.size), output_size=list(work.size),
+                       seconds={"read": round(time.perf_counter() - t, 4)})
+        return work
+
+    def refine(self, work: Work, on_stage=None) -> Work:
+        if not work.open:
+            return work
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        with self._failures(work):
+            out, report = self.engine.refine(work.video.frames, work.prompt, self.options.seed, on_stage=on_stage,
+                                             size=work.size)
+            sec = report["seconds"]
+            work.out = out
+            work.rec["seconds"].update(encode=round(sec["encode"], 4), stages=[round(s["seconds"], 4) for s in
+                                       report["stages"]], decode=round(sec["decode"], 4))
+            work.rec.update(frames=int(out.shape[0]),
+                            stages=[{**s, "seconds": round(s["seconds"], 4)} for s in report["stages"]],
+                            calls=report["calls"], inversion_calls=report["inversion_calls"],
+                            peak_gpu_memory_bytes=int(torch.cuda.max_memory_allocated(self.device)) if self.cuda
+                            else None, pid=os.getpid())
+        return work
+
+    def finish(self, work: Work) -> dict:
+        o, job = self.options, work.job
+        if work.open:
+            with self._failures(work):
+                t = time.perf_counter()
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                if o.fmt == "mp4":
+                    write_mp4(work.out, work.tmp, work.video.fps, o.crf,
+                              audio_from=job.input if work.video.has_audio else None)
+                else:
+                    write_pngs(work.out, work.tmp)
+                work.rec["seconds"]["write"] = round(time.perf_counter() - t, 4)
+                if o.evaluate:
+                    from ..eval.metrics import weight_free
+
+                    work.rec["metrics"] = weight_free(work.out.numpy())
+                publish(work.tmp, job.output)
+                self._close(work, "ok")
+        self.abandon(work)
+        return work.rec
+
+    def abandon(self, work: Work) -> None:
+        """Remove the temporary file and release the claim (a no-op once done); frees the frames."""
+        if work.tmp is not None:
+            discard(work.tmp)
+        if work.claim is not None:
+            work.claim.release()
+        work.video = work.out = None
+        seconds = work.rec.setdefault("seconds", {})
+        seconds["total"] = round(time.perf_counter() - work.started, 4)
+
+    def _close(self, work: Work, status: str, **extra) -> Work:
+        work.rec.update(status=status, **extra)
+        if status == "skipped":
+            self.abandon(work)
+        return work
+
+    @contextmanager
+    def _failures(self, work: Work):
+        """A failure of this video becomes its record's one-line error; anything else propagates."""
         try:
-            if output_exists(job.output) and not o.overwrite:  # finished by another run meanwhile
-                return {**rec, "status": "skipped", "reason": "output exists"}
-            rec.update(self._refine(job, tmp, on_stage))
-            publish(tmp, job.output)
-            rec["status"] = "ok"
+            yield
         except EvsError as e:
-            rec["error"] = str(e)
+            msg = str(e)
+            work.rec["error"] = msg if msg.startswith(str(work.job.input)) else f"{work.job.input}: {msg}"
         except (torch.cuda.OutOfMemoryError, RuntimeError, ValueError, OSError) as e:
-            rec["error"] = f"{job.input}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-            rec["traceback"] = traceback.format_exc(limit=4)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            work.rec["error"] = f"{work.job.input}: {type(e).__name__}: {first}"
+            work.rec["traceback"] = traceback.format_exc(limit=4)
             if isinstance(e, torch.cuda.OutOfMemoryError):
                 torch.cuda.empty_cache()  # the next video on this worker starts from a clean allocator
-        finally:
-            discard(tmp)
-            claim.release()
-            rec["seconds"] = {**rec.get("seconds", {}), "total": round(time.perf_counter() - t_all, 4)}
-        return rec
-
-    def _refine(self, job: Job, tmp: Path, on_stage) -> dict:
-        o, engine = self.options, self.engine
-        cuda = torch.device(self.device).type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        t = time.perf_counter()
-        video = read_video(job.input)
-        prompt, prompt_source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
-        w, h = target_size(*video.size, o.preset.resize)
-        frames = resize(video.frames, w, h)
-        read_s = time.perf_counter() - t
-        out, report = engine.refine(frames, prompt, o.seed, on_stage=on_stage)
-        t = time.perf_counter()
-        job.output.parent.mkdir(parents=True, exist_ok=True)
-        if o.fmt == "mp4":
-            write_mp4(out, tmp, video.fps, o.crf, audio_from=job.input if video.has_audio else None)
-        else:
-            write_pngs(out, tmp)
-        write_s = time.perf_counter() - t
-        sec = report["seconds"]
-        metrics = {}
-        if o.evaluate:
-            from ..eval.metrics import weight_free
-
-            metrics = {"metrics": weight_free(out.numpy())}
-        return {**metrics,
-            "prompt": prompt, "prompt_source": prompt_source, "frames": int(out.shape[0]),
-            "fps": float(video.fps), "input_size": list(video.size), "output_size": [w, h],
-            "seconds": {"read": round(read_s, 4), "encode": round(sec["encode"], 4),
-                        "stages": [round(s["seconds"], 4) for s in report["stages"]],
-                        "decode": round(sec["decode"], 4), "write": round(write_s, 4)},
-            "stages": [{**s, "seconds": round(s["seconds"], 4)} for s in report["stages"]],
-            "calls": report["calls"], "inversion_calls": report["inversion_calls"],
-            "peak_gpu_memory_bytes": int(torch.cuda.max_memory_allocated(self.device)) if cuda else None,
-            "pid": os.getpid(),
-        }
+        if work.rec["error"] is not None:
+            self.abandon(work)
 
 
-def _params(preset) -> dict:
+def _params(preset, dtype_name: str) -> dict:
     d = preset.data
-    return {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": d["t2v"], "runtime": d["runtime"],
+    return {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": d["t2v"], "runtime": {**d["runtime"], "dtype": dtype_name},
             "models": d["models"]}

@@ -15,6 +15,7 @@ from typing import Callable
 
 from .job import RunOptions, VideoRefiner
 from .outputs import Job
+from .stream import run_serial, run_stream
 
 
 def default_devices() -> list[str]:
@@ -33,7 +34,8 @@ def _threads_per_worker(n: int) -> int:
 
 
 def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event: Callable[[dict], None]) -> None:
-    """Run every job; report events: {"event": "start"|"stage"|"done"|"loaded", ...}."""
+    """Run every job; report events {"event": ..., "worker": ...}: "loaded" (a worker's models are ready),
+    "taken" (a worker holds the video), "start" (its refinement begins), "stage", "done" (with the record)."""
     if len(devices) == 1:
         _run_here(jobs, devices[0], options, on_event)
     else:
@@ -46,11 +48,11 @@ def _run_here(jobs, device, options, on_event) -> None:
     torch.set_num_threads(_threads_per_worker(1))
     refiner = VideoRefiner(options, device)
     on_event({"event": "loaded", "worker": "0", "device": device})
-    for i, job in enumerate(jobs):
-        on_event({"event": "start", "worker": "0", "index": i})
-        rec = refiner.process(job, "0", on_stage=lambda r, i=i: on_event(
-            {"event": "stage", "worker": "0", "index": i, "stage": r.as_dict()}))
-        on_event({"event": "done", "worker": "0", "index": i, "record": rec})
+    _runner(options)(refiner, enumerate(jobs), "0", on_event)
+
+
+def _runner(options: RunOptions):
+    return run_stream if options.pipelined else run_serial
 
 
 def _worker(name: str, device: str, options: RunOptions, jobs: list[Job], tasks, events, threads: int) -> None:
@@ -63,14 +65,7 @@ def _worker(name: str, device: str, options: RunOptions, jobs: list[Job], tasks,
         events.put({"event": "fatal", "worker": name, "device": device, "error": str(e).splitlines()[0]})
         return
     events.put({"event": "loaded", "worker": name, "device": device})
-    while True:
-        i = tasks.get()
-        if i is None:
-            return
-        events.put({"event": "start", "worker": name, "index": i})
-        rec = refiner.process(jobs[i], name, on_stage=lambda r, i=i: events.put(
-            {"event": "stage", "worker": name, "index": i, "stage": r.as_dict()}))
-        events.put({"event": "done", "worker": name, "index": i, "record": rec})
+    _runner(options)(refiner, ((i, jobs[i]) for i in iter(tasks.get, None)), name, events.put)
 
 
 def _run_pool(jobs, devices, options, on_event) -> None:
@@ -85,7 +80,7 @@ def _run_pool(jobs, devices, options, on_event) -> None:
              for w, d in enumerate(devices)}
     for p in procs.values():
         p.start()
-    running: dict[str, int] = {}
+    running: dict[str, set[int]] = {w: set() for w in procs}  # videos each worker holds (up to 3 when pipelined)
     done: set[int] = set()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -97,18 +92,18 @@ def _run_pool(jobs, devices, options, on_event) -> None:
                 if dead and all(not p.is_alive() for p in procs.values()) and events.empty():
                     _fail_unfinished(jobs, done, running, on_event, "worker stopped before finishing")
                     return
-                for w in dead:
-                    if w in running:  # died mid-video (killed, out of memory): that video failed
-                        i = running.pop(w)
+                for w in dead:  # died mid-video (killed, out of memory): the videos it held failed
+                    for i in sorted(running[w]):
                         done.add(i)
                         on_event({"event": "done", "worker": w, "index": i, "record": {
                             "input": str(jobs[i].input), "output": str(jobs[i].output), "status": "failed",
                             "worker": w, "error": f"{jobs[i].input}: worker {w} died (exit code {procs[w].exitcode})"}})
+                    running[w].clear()
                 continue
-            if ev["event"] == "start":
-                running[ev["worker"]] = ev["index"]
+            if ev["event"] == "taken":
+                running[ev["worker"]].add(ev["index"])
             elif ev["event"] == "done":
-                running.pop(ev["worker"], None)
+                running[ev["worker"]].discard(ev["index"])
                 done.add(ev["index"])
             on_event(ev)
     except KeyboardInterrupt:
