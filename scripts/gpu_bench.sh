@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One prepared run of the speed benchmark on a lent GPU machine (torch there; diffusers and PyAV carried
+# as wheels in .whl/, see README "Benchmarks"). Writes logs and JSON under $OUT (or ./bench-out).
+# Steps run by priority, each with its own time limit, so that a slow step cannot hide the others.
+set -u
+out=${OUT:-bench-out}
+mkdir -p "$out"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv | tee "$out/gpu.txt"
+python3 -c "import torch, diffusers, transformers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__)"
+step() {  # name, seconds, args...
+  local name=$1 limit=$2; shift 2
+  echo "== $name (limit ${limit}s)"
+  timeout "$limit" python3 scripts/bench_speed.py --json "$out/$name.json" "$@" 2>&1 | tee "$out/$name.log"
+}
+step eager "${EAGER_S:-170}" --configs vc2,ad2 --stock --repeats 2
+step folder "${FOLDER_S:-90}" --configs vc2 --no-flops --repeats 1 --folder 6
+step long "${LONG_S:-70}" --configs vc2-128 --no-flops --repeats 1
+step compiled "${COMPILE_S:-120}" --configs vc2 --compile --no-flops --repeats 2
