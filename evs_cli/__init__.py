@@ -6,7 +6,7 @@ The Python API, for notebooks (the CLI is built on the same pieces):
     from evs_cli import Engine, load_models, load_preset
 
     preset = load_preset("vc2")                       # or a YAML path; .with_overrides([...]) to change keys
-    models = load_models(preset.t2i_model, preset.t2v_model, device="cuda", dtype=torch.float16)
+    models = load_models(preset.t2i_model, preset.t2v_model, device="cuda", dtype=torch.bfloat16)
     engine = Engine(models, preset)
     refined, report = engine.refine(frames, "a corgi running on the beach", seed=0)
     # frames, refined: uint8 tensors (F, H, W, 3), sides multiples of 64; report: seconds and calls per stage

@@ -102,9 +102,9 @@ class VideoRefiner:
             return self._close(work, "skipped", reason="output exists")
         with self._failures(work):
             t = time.perf_counter()
+            # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
+            # and a 16-frame clip's copy to the device takes milliseconds either way.
             work.video = read_video(job.input)
-            if self.cuda:  # page-locked, so that the copy to the device does not hold up the host
-                work.video.frames = work.video.frames.pin_memory()
             work.prompt, source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
             work.size = target_size(*work.video.size, o.preset.resize)
             rec.update(prompt=work.prompt, prompt_source=source, fps=float(work.video.fps),

@@ -2,7 +2,7 @@
 
     from evs_cli import Engine, load_models, load_preset
     preset = load_preset("vc2")
-    models = load_models(preset.t2i_model, preset.t2v_model, device="cuda", dtype=torch.float16)
+    models = load_models(preset.t2i_model, preset.t2v_model, device="cuda", dtype=torch.bfloat16)
     engine = Engine(models, preset)
     frames_out, report = engine.refine(frames, "a red car driving", seed=0)   # frames: uint8 (F, H, W, 3)
 """
