@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 # The level a clean latent sits at: alpha_bar = 1 (what DDIMInverseScheduler calls initial_alpha_cumprod
-# with set_alpha_to_one). Clean latents are evaluated by the model at timestep 0, the nearest trained level.
+# with set_alpha_to_one). No model is evaluated there: inversion evaluates the level it steps to.
 CLEAN = -1
 
 

@@ -116,19 +116,21 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
 def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False):
     """Deterministic DDIM inversion of x0 up to level `top` of the model's grid.
 
-    Each call evaluates the model at the current level (the clean latent at timestep 0) and moves
-    up one level, so the calls see the latents the denoising will see. The top level is never
-    evaluated that way; `extra_top_call` makes one call there so that its features are recorded.
+    As diffusers' DDIMInverseScheduler is driven by its pipelines: the step from level s up to the next
+    level t evaluates the model at t, on the latent still at s, so a distilled model is only evaluated on
+    its own grid, never at t = 0 (README, Decisions: this reconstructs better on the toy world).
+    `extra_top_call` evaluates the model once more on the inverted latent at `top`, where the denoising
+    starts, so that SFI records the features of that very call.
     """
     grid, state = model.grid, model.features
     path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
     z, calls = x0, 0
-    for t, t_next in zip(path, path[1:]):
+    for s, t in zip(path, path[1:]):
         state.t = t
-        out = model(z, max(t, 0), guided=False)
+        out = model(z, t, guided=False)
         calls += 1
-        x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
-        z = to_level(x0_hat, eps, grid.alpha(t_next))
+        x0_hat, eps = split_prediction(out, z, grid.alpha(s), grid.prediction_type)
+        z = to_level(x0_hat, eps, grid.alpha(t))
     if extra_top_call:
         state.t = top
         model(z, top, guided=False)
