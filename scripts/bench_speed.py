@@ -153,8 +153,13 @@ def bench_config(name, models, adapter, a, peak_flops, results):
 
 def bench_stock(name, preset, models, adapter, video, a, evs_seconds, peak_flops, results):
     """The same refinement as a stock-diffusers user composes it: three pipelines, decoded in between."""
-    from diffusers import (AnimateDiffVideoToVideoPipeline, DDIMScheduler, EulerDiscreteScheduler,
-                           StableDiffusionImg2ImgPipeline, UNetMotionModel)
+    from diffusers import (
+        AnimateDiffVideoToVideoPipeline,
+        DDIMScheduler,
+        EulerDiscreteScheduler,
+        StableDiffusionImg2ImgPipeline,
+        UNetMotionModel,
+    )
 
     s, m = preset.data["schedule"], models
     motion = UNetMotionModel.from_unet2d(m.unet, adapter).to(m.device, m.dtype)  # copies the spatial weights
