@@ -15,8 +15,8 @@ import torch
 
 from ..errors import EvsError
 from ..io.prompts import resolve_prompt
-from ..io.video import read_video, target_size, write_mp4, write_pngs
-from .outputs import Claim, Job, discard, output_exists, publish, temp_path
+from ..io.video import probe_size, read_video, target_size, write_mp4, write_pngs
+from .outputs import Claim, Job, discard, output_exists, publish, remove_others_temps, temp_path
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RunOptions:
     prompt_table: dict = field(default_factory=dict)
     stale_after: float = 6 * 3600
     evaluate: bool = False  # add weight-free metrics of each output to its record
+    max_pixels: int = 4 * 2**20  # working frame size (after resize) above which a video is refused
     pipelined: bool = True  # read the next video and write the last one while the device refines (stream.py)
 
 
@@ -93,17 +94,24 @@ class VideoRefiner:
         work = Work(job, rec, time.perf_counter())
         if output_exists(job.output) and not o.overwrite:
             return self._close(work, "skipped", reason="output exists")
-        work.claim = Claim(job.output, o.stale_after)
-        if not work.claim.acquire():
-            work.claim = None
-            return self._close(work, "skipped", reason="claimed by another run")
+        with self._failures(work):
+            claim = Claim(job.output, o.stale_after)
+            if not claim.acquire():
+                return self._close(work, "skipped", reason="claimed by another run")
+            work.claim = claim
+        if work.rec["error"] is not None:
+            return work
         work.tmp = temp_path(job.output)
         if output_exists(job.output) and not o.overwrite:  # finished by another run meanwhile
             return self._close(work, "skipped", reason="output exists")
+        removed = remove_others_temps(job.output)  # we hold the claim: these are a killed run's leftovers
+        if removed:
+            work.rec["removed_leftovers"] = [p.name for p in removed]
         with self._failures(work):
             t = time.perf_counter()
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
+            self._check_size(job.input)
             work.video = read_video(job.input)
             work.prompt, source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
             work.size = target_size(*work.video.size, o.preset.resize)
@@ -111,6 +119,16 @@ class VideoRefiner:
                        input_size=list(work.video.size), output_size=list(work.size),
                        seconds={"read": round(time.perf_counter() - t, 4)})
         return work
+
+    def _check_size(self, path) -> None:
+        """Refuse frames too large to refine before decoding them all (an 8192x8192 clip would exhaust memory)."""
+        size = probe_size(path)
+        if size is None:
+            return
+        w, h = target_size(*size, self.options.preset.resize)
+        if w * h > self.options.max_pixels:
+            raise EvsError(f"{path}: frames of {size[0]}x{size[1]} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
+                           f"megapixels), over --max-pixels {self.options.max_pixels}; raise it, or --resize down")
 
     def refine(self, work: Work, on_stage=None) -> Work:
         if not work.open:

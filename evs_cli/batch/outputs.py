@@ -8,6 +8,8 @@ A claim whose process is gone (same host) or that is older than `stale_after` is
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ from ..io.inputs import TMP_MARK
 from ..io.video import VIDEO_SUFFIXES
 
 CLAIM_SUFFIX = ".evs-claim"
+UNREADABLE_GRACE = 10.0  # seconds an empty or unparsable claim may be one still being written
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,42 @@ def output_exists(path: Path) -> bool:
     return path.is_file() or (path.is_dir() and any(path.iterdir()))
 
 
+# Side files (claims, temporary results) add a suffix to the output's name; a legal 250-byte name plus a
+# suffix would pass the filesystem's 255-byte limit, so long names are cut and made unique with a hash.
+_NAME_KEEP, _NAME_LIMIT = 180, 200
+
+
+def side_base(output: Path) -> str:
+    """The output's name, or for a long one its first 180 bytes + '~' + a hash of the whole name."""
+    name = output.name
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= _NAME_LIMIT:
+        return name
+    digest = hashlib.sha1(raw).hexdigest()[:16]
+    return raw[:_NAME_KEEP].decode("utf-8", "ignore") + "~" + digest
+
+
 def temp_path(final: Path) -> Path:
-    return final.with_name(f"{final.stem}{TMP_MARK}{os.getpid()}{final.suffix}")
+    """Where this process writes `final` before renaming it into place (format given explicitly, not by suffix)."""
+    return final.with_name(f"{side_base(final)}{TMP_MARK}{os.getpid()}")
+
+
+def remove_others_temps(final: Path) -> list[Path]:
+    """Temporary results for `final` left by other processes (killed runs). Call only while holding its claim:
+    then no other live run is writing `final`, so every such file is garbage."""
+    mine = temp_path(final).name
+    removed = []
+    for p in final.parent.glob(glob.escape(side_base(final) + TMP_MARK) + "*"):
+        if p.name != mine:
+            discard(p)
+            removed.append(p)
+    return removed
 
 
 def publish(tmp: Path, final: Path) -> None:
     """Move a finished result into place in one rename (a folder replaces an old folder)."""
     if tmp.is_dir() and final.exists():
-        old = final.with_name(final.name + f"{TMP_MARK}old-{os.getpid()}")
+        old = final.with_name(f"{side_base(final)}{TMP_MARK}old-{os.getpid()}")
         os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -85,7 +116,8 @@ class Claim:
     """An O_EXCL claim file beside an output, held while one run works on it."""
 
     def __init__(self, output: Path, stale_after: float = 6 * 3600):
-        self.path = output.with_name(output.name + CLAIM_SUFFIX)
+        self.output = output
+        self.path = output.with_name(side_base(output) + CLAIM_SUFFIX)
         self.stale_after = stale_after
         self.held = False
 
@@ -98,18 +130,32 @@ class Claim:
                 if not self._take_over_stale():
                     return False
                 continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
+            except OSError as e:  # a full disk: leave no empty claim behind for later runs to trip on
+                self.path.unlink(missing_ok=True)
+                raise EvsError(f"{self.output}: cannot write its claim file ({e.strerror or e})") from e
             self.held = True
             return True
         return False
 
     def _take_over_stale(self) -> bool:
         try:
-            info = json.loads(self.path.read_text() or "{}")
             age = time.time() - self.path.stat().st_mtime
-        except (OSError, ValueError):
-            return False  # being written right now, or just released: let its owner have it
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False  # just released: race for it again
+        try:
+            info = json.loads(text)
+            if not isinstance(info, dict):
+                raise ValueError
+        except ValueError:
+            # Empty or garbled (a full disk, a crash between create and write): no evidence of a live run once
+            # its owner has had time to write it.
+            if age < UNREADABLE_GRACE:
+                return False
+            info = {"host": socket.gethostname(), "pid": -1}
         alive = info.get("host") != socket.gethostname() or _pid_alive(info.get("pid", -1))
         if alive and age < self.stale_after:
             return False

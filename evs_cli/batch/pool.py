@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 from typing import Callable
 
 from .job import RunOptions, VideoRefiner
@@ -35,11 +36,20 @@ def _threads_per_worker(n: int) -> int:
 
 def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event: Callable[[dict], None]) -> None:
     """Run every job; report events {"event": ..., "worker": ...}: "loaded" (a worker's models are ready),
-    "taken" (a worker holds the video), "start" (its refinement begins), "stage", "done" (with the record)."""
-    if len(devices) == 1:
-        _run_here(jobs, devices[0], options, on_event)
-    else:
-        _run_pool(jobs, devices, options, on_event)
+    "taken" (a worker holds the video), "start" (its refinement begins), "stage", "done" (with the record).
+
+    SIGTERM (timeout, SLURM, systemd) is handled as Ctrl-C: KeyboardInterrupt, after every temporary file
+    and claim of the unfinished videos is removed.
+    """
+    previous = {s: signal.signal(s, _interrupt_once) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if len(devices) == 1:
+            _run_here(jobs, devices[0], options, on_event)
+        else:
+            _run_pool(jobs, devices, options, on_event)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _run_here(jobs, device, options, on_event) -> None:
@@ -56,6 +66,31 @@ def _runner(options: RunOptions):
 
 
 def _worker(name: str, device: str, options: RunOptions, jobs: list[Job], tasks, events, threads: int) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)
+    try:
+        _work(name, device, options, jobs, tasks, events, threads)
+    except KeyboardInterrupt:
+        return  # the stream has released this worker's claims; the parent reports the interrupt once
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the parent dies, even by kill -9, so no orphan keeps claims alive."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _work(name: str, device: str, options: RunOptions, jobs: list[Job], tasks, events, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -82,7 +117,6 @@ def _run_pool(jobs, devices, options, on_event) -> None:
         p.start()
     running: dict[str, set[int]] = {w: set() for w in procs}  # videos each worker holds (up to 3 when pipelined)
     done: set[int] = set()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while len(done) < len(jobs):
             try:
@@ -115,8 +149,6 @@ def _run_pool(jobs, devices, options, on_event) -> None:
             if p.is_alive():
                 p.terminate()
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     for p in procs.values():
         p.join(timeout=30)
 
@@ -129,5 +161,9 @@ def _fail_unfinished(jobs, done, running, on_event, why) -> None:
                 "error": f"{jobs[i].input}: {why}"}})
 
 
-def _raise_interrupt(signum, frame):
+def _interrupt_once(signum, frame):
+    """Raise KeyboardInterrupt for the first SIGINT/SIGTERM and ignore the next ones, so that a second
+    signal (the terminal's Ctrl-C reaches workers, and the parent forwards it) cannot cut the clean-up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt

@@ -19,7 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
     help="Refine AI-generated videos with a T2I and a T2V diffusion model (EVS, Su et al.).\n\n"
-         "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted.",
+         "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted (Ctrl-C or SIGTERM).",
 )
 presets_app = typer.Typer(help="List the shipped presets and print one, resolved.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")

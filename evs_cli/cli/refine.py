@@ -65,6 +65,9 @@ def refine(
                                   "to its log record."),
     stale_after: float = typer.Option(6 * 3600, "--stale-after", help="Seconds after which another run's claim on "
                                       "an output is considered abandoned."),
+    max_pixels: int = typer.Option(4 * 2**20, "--max-pixels", min=1, help="Refuse a video whose frames, after "
+                                   "--resize, have more pixels than this (checked before decoding it; the "
+                                   "default is 2048x2048)."),
 ):
     """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
     from ..batch.outputs import plan_jobs
@@ -89,7 +92,8 @@ def refine(
     from ..batch.report import Reporter
 
     devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
-    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate)
+    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
+                         max_pixels=max_pixels)
     try:
         reporter = Reporter(jobs, log, quiet, _stages(p))
     except EvsError as e:

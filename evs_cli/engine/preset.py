@@ -134,16 +134,18 @@ class Preset:
 
         for model in ("t2i", "t2v"):
             m = self.data[model]
-            _positive_int(f"{model}.steps", m["steps"])
-            if not isinstance(m["guidance"], (int, float)) or m["guidance"] < 0:
-                raise ConfigError(f"{model}.guidance must be a number >= 0, got {m['guidance']!r}")
+            _positive_int(f"{model}.steps", m["steps"], 1000)  # a scheduler has 1000 training levels
+            # Classifier-free guidance beyond ~30 only saturates images (and 1e308 overflows to NaN).
+            if not isinstance(m["guidance"], (int, float)) or isinstance(m["guidance"], bool) \
+                    or not 0 <= m["guidance"] <= 30:
+                raise ConfigError(f"{model}.guidance must be a number in 0..30, got {m['guidance']!r}")
             if not isinstance(m["scheduler_config"], dict):
                 raise ConfigError(f"{model}.scheduler_config must be a mapping")
         rt = self.data["runtime"]
-        for k in ("t2i_chunk", "t2v_window"):
-            _positive_int(f"runtime.{k}", rt[k])
+        _positive_int("runtime.t2i_chunk", rt["t2i_chunk"], 1024)
+        _positive_int("runtime.t2v_window", rt["t2v_window"], 256)
         if rt["vae_chunk"] != "auto":
-            _positive_int("runtime.vae_chunk (or auto)", rt["vae_chunk"])
+            _positive_int("runtime.vae_chunk (or auto)", rt["vae_chunk"], 1024)
         if not isinstance(rt["compile"], bool):
             raise ConfigError(f"runtime.compile must be true or false, got {rt['compile']!r}")
         if not isinstance(rt["t2v_overlap"], int) or not 0 <= rt["t2v_overlap"] < rt["t2v_window"]:
@@ -158,9 +160,9 @@ class Preset:
         build_stages(self.schedule_params())
 
 
-def _positive_int(name: str, v) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+def _positive_int(name: str, v, most: int) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= most:
+        raise ConfigError(f"{name} must be an integer in 1..{most}, got {v!r}")
 
 
 def _stage(d: dict, i: int) -> Stage:

@@ -89,6 +89,19 @@ def _read_av(path: Path, frames: bool = True) -> Video:
     return Video(torch.from_numpy(np.stack(decoded)), Fraction(rate), has_audio)
 
 
+def probe_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the container's header, without decoding; None if the file cannot be probed
+    (read_video then says why)."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            return (int(s.codec_context.width), int(s.codec_context.height)) if s.codec_context.width else None
+    except Exception:  # noqa: BLE001 - reading is where a bad file gets its one-line error
+        return None
+
+
 def target_size(width: int, height: int, scale: float, multiple: int = 64) -> tuple[int, int]:
     """Scale, then round each side to the nearest multiple of 64 (at least 64): the UNet needs it."""
     def side(s):

@@ -1,0 +1,134 @@
+"""Faults that once lost work or took a batch down, through the `evs` command: long names, claims left
+empty by a full disk, a killed run's temporary files, SIGTERM, huge frames, absurd preset values, and
+kill -9 of a run with several workers."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from evs_cli.io.video import read_video
+from helpers import evs, evs_bg, leftovers, make_clip
+
+
+@pytest.fixture
+def models(tiny_paths):
+    return ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1",
+            "--set", "tI=3", "--set", "tT2V=2"]
+
+
+def test_a_name_of_250_bytes_keeps_its_output_name(tmp_path, models):
+    name = "a red circle " + "x" * (250 - len("a red circle -0.mp4")) + "-0.mp4"
+    assert len(name.encode()) == 250
+    src = make_clip(tmp_path / "in" / name, frames=4)
+    r = evs("refine", src.parent, *models, "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert read_video(tmp_path / "out" / name).frames.shape[0] == 4 and leftovers(tmp_path) == []
+
+
+def test_an_empty_claim_is_not_a_live_run(tmp_path, models):
+    """A full disk once left an empty claim that made every later run skip the video with exit 0."""
+    src = make_clip(tmp_path / "in" / "a circle-0.mp4", frames=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    claim = out / "a circle-0.mp4.evs-claim"
+    claim.write_text("")
+    old = time.time() - 60
+    os.utime(claim, (old, old))
+    r = evs("refine", src, *models, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert (out / "a circle-0.mp4").is_file() and leftovers(tmp_path) == []
+
+
+def test_a_killed_runs_temporary_file_is_removed_by_the_rerun(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "a circle-0.mp4", frames=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a circle-0.mp4.evs-tmp-999999").write_bytes(b"half a video")
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", src, *models, "--out", out, "--log", log)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a circle-0.mp4"]
+    assert json.loads(log.read_text())["removed_leftovers"] == ["a circle-0.mp4.evs-tmp-999999"]
+
+
+def test_sigterm_with_one_device_behaves_like_ctrl_c(tmp_path, models):
+    src = make_clip(tmp_path / "in" / "long clip-0.mp4", frames=160)
+    out = tmp_path / "out"
+    p = evs_bg("refine", src, *models, "--out", out)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob("*.evs-claim")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_frames_over_max_pixels_fail_alone_before_decoding(tmp_path, models):
+    make_clip(tmp_path / "in" / "big-0.mp4", frames=4, size=(256, 128))
+    make_clip(tmp_path / "in" / "small-0.mp4", frames=4)
+    r = evs("refine", tmp_path / "in", *models, "--out", tmp_path / "out", "--max-pixels", 64 * 64)
+    assert r.returncode == 1
+    errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
+    assert len(errors) == 1 and "big-0.mp4: frames of 256x128" in errors[0] and "--max-pixels 4096" in errors[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["small-0.mp4"]
+
+
+@pytest.mark.parametrize("setting,message", [("t2i.guidance=1e308", "t2i.guidance must be a number in 0..30"),
+                                             ("t2v.steps=100000", "t2v.steps must be an integer in 1..1000")])
+def test_absurd_preset_values_are_usage_errors(tmp_path, models, setting, message):
+    src = make_clip(tmp_path / "in" / "a-0.mp4", frames=2)
+    r = evs("refine", src, *models, "--set", setting, "--out", tmp_path / "out")
+    assert r.returncode == 2 and r.stderr.startswith("evs: error:") and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return state.exists() and state.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
+def test_kill_9_of_a_pool_run_leaves_no_worker_and_the_rerun_finishes_everything(tmp_path, models):
+    for i in range(4):
+        make_clip(tmp_path / "in" / f"clip{i}-0.mp4", frames=120, seed=i)  # long enough to outlive 10 s
+    out = tmp_path / "out"
+    p = evs_bg("refine", tmp_path / "in", *models, "--out", out, "--devices", "cpu,cpu", threads=1)
+    deadline = time.time() + 90
+    while time.time() < deadline and len(list(out.glob("*.evs-claim"))) < 2:
+        time.sleep(0.2)
+    workers = _children(p.pid)
+    assert workers, "the run started no worker"
+    p.kill()
+    p.wait(timeout=10)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "workers outlived their parent"
+    r = evs("refine", tmp_path / "in", *models, "--out", out, "--devices", "cpu,cpu")
+    assert r.returncode == 0, r.stderr
+    assert sorted(q.name for q in out.iterdir()) == [f"clip{i}-0.mp4" for i in range(4)]
+    assert all(read_video(out / f"clip{i}-0.mp4").frames.shape[0] == 120 for i in range(4))
+    assert leftovers(tmp_path) == []
