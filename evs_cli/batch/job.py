@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import socket
 import time
@@ -33,6 +34,7 @@ class RunOptions:
     stale_after: float = 6 * 3600
     evaluate: bool = False  # add weight-free metrics of each output to its record
     max_pixels: int = 4 * 2**20  # working frame size (after resize) above which a video is refused
+    seed_per_video: bool = True  # derive each video's seed from `seed` and its relative path
     pipelined: bool = True  # read the next video and write the last one while the device refines (stream.py)
 
 
@@ -89,7 +91,8 @@ class VideoRefiner:
         o = self.options
         rec = {"input": str(job.input), "output": str(job.output), "status": "failed", "error": None,
                "worker": worker, "device": self.device, "dtype": self.dtype_name, "host": socket.gethostname(),
-               "preset": o.preset.name, "params": _params(o.preset, self.dtype_name), "seed": o.seed,
+               "preset": o.preset.name, "params": _params(o.preset, self.dtype_name),
+               "seed": video_seed(o.seed, job.rel) if o.seed_per_video else o.seed, "base_seed": o.seed,
                "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         work = Work(job, rec, time.perf_counter())
         if output_exists(job.output) and not o.overwrite:
@@ -136,7 +139,7 @@ class VideoRefiner:
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         with self._failures(work):
-            out, report = self.engine.refine(work.video.frames, work.prompt, self.options.seed, on_stage=on_stage,
+            out, report = self.engine.refine(work.video.frames, work.prompt, work.rec["seed"], on_stage=on_stage,
                                              size=work.size)
             sec = report["seconds"]
             work.out = out
@@ -202,6 +205,12 @@ class VideoRefiner:
                 torch.cuda.empty_cache()  # the next video on this worker starts from a clean allocator
         if work.rec["error"] is not None:
             self.abandon(work)
+
+
+def video_seed(seed: int, rel: Path) -> int:
+    """A seed of its own for each video: stable across runs, machines and listing order (no hash())."""
+    digest = hashlib.sha256(f"{seed}:{rel.as_posix()}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: what torch.Generator.manual_seed takes
 
 
 def _params(preset, dtype_name: str) -> dict:

@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Callable
 
+from ..errors import EvsError
 from .job import RunOptions, VideoRefiner
 from .outputs import Job
 from .stream import run_serial, run_stream
@@ -24,6 +25,25 @@ def default_devices() -> list[str]:
 
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+
+
+def check_devices(devices: list[str]) -> None:
+    """Every --devices entry names a device this machine has, checked before any model loads."""
+    import torch
+
+    for d in devices:
+        try:
+            dev = torch.device(d)
+        except RuntimeError:
+            raise EvsError(f"--devices: {d!r} is not a device (use cpu, cuda or cuda:N)") from None
+        if dev.type == "cuda":
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if n == 0:
+                raise EvsError(f"--devices: {d} asked for, but CUDA is not available on this machine")
+            if dev.index is not None and dev.index >= n:
+                raise EvsError(f"--devices: {d} asked for, but this machine has {n} CUDA device(s)")
+        elif dev.type != "cpu":
+            raise EvsError(f"--devices: {d!r} is not supported (use cpu, cuda or cuda:N)")
 
 
 def _threads_per_worker(n: int) -> int:

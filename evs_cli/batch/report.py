@@ -92,7 +92,8 @@ class Reporter:
         return counts
 
     def _summary(self, counts: Counter) -> Table:
-        t = Table(title=f"evs refine: {len(self.records)} videos in {time.perf_counter() - self.started:.1f} s",
+        n = len(self.records)
+        t = Table(title=f"evs refine: {n} video{'' if n == 1 else 's'} in {time.perf_counter() - self.started:.1f} s",
                   title_justify="left")
         for col in ("status", "videos", "frames", "seconds (mean)"):
             t.add_column(col)

@@ -17,10 +17,27 @@ from rich.console import Console  # noqa: E402
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
+    add_completion=True, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Refine AI-generated videos with a T2I and a T2V diffusion model (EVS, Su et al.).\n\n"
          "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted (Ctrl-C or SIGTERM).",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"evs {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")) -> None:
+    pass
+
+
 presets_app = typer.Typer(help="List the shipped presets and print one, resolved.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")
 

@@ -45,7 +45,8 @@ def refine(
                                       "or .safetensors file."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="CLIP tokenizer folder or hub id (for single-file "
                                             "T2I checkpoints)."),
-    seed: int = typer.Option(0, "--seed", help="Noise seed; the same seed gives the same output."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1,
+                             help="Noise seed; the same seed gives the same output."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, bf16, fp16 or fp32. Default (preset runtime.dtype: "
                                         "auto): bf16 on GPUs with native bf16, fp16 on older GPUs, fp32 on the CPU."),
     compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile the UNets' and VAE's repeated blocks "
@@ -65,6 +66,9 @@ def refine(
                                   "to its log record."),
     stale_after: float = typer.Option(6 * 3600, "--stale-after", help="Seconds after which another run's claim on "
                                       "an output is considered abandoned."),
+    seed_per_video: str = typer.Option("on", "--seed-per-video", help="on: each video's noise seed is derived "
+                                       "from --seed and its relative path (stable across runs and machines; VBench's "
+                                       "five samples of a prompt get different noise); off: every video uses --seed."),
     max_pixels: int = typer.Option(4 * 2**20, "--max-pixels", min=1, help="Refuse a video whose frames, after "
                                    "--resize, have more pixels than this (checked before decoding it; the "
                                    "default is 2048x2048)."),
@@ -88,13 +92,16 @@ def refine(
     if not jobs:
         fail("no video files found in " + ", ".join(inputs))
     from ..batch.job import RunOptions
-    from ..batch.pool import default_devices, run_jobs
+    from ..batch.pool import check_devices, default_devices, run_jobs
     from ..batch.report import Reporter
 
+    if seed_per_video not in ("on", "off"):
+        fail(f"--seed-per-video must be on or off, got {seed_per_video!r}")
     devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
-                         max_pixels=max_pixels)
+                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on")
     try:
+        check_devices(devs)
         reporter = Reporter(jobs, log, quiet, _stages(p))
     except EvsError as e:
         fail(str(e))

@@ -5,8 +5,11 @@ import re
 import signal
 import time
 
+from pathlib import Path
+
 import pytest
 
+from evs_cli.batch.job import video_seed
 from evs_cli.engine.preset import list_presets, load_preset
 from evs_cli.engine.stages import build_stages
 from evs_cli.io.video import read_video
@@ -36,7 +39,8 @@ def test_one_video_output_and_log_record(tmp_path, models):
     assert v.frames.shape == (16, 64, 128, 3) and float(v.fps) == 12
     (rec,) = _records(log)
     assert LOG_FIELDS <= rec.keys()
-    assert rec["status"] == "ok" and rec["prompt"] == "a red circle moving" and rec["seed"] == 3
+    assert rec["status"] == "ok" and rec["prompt"] == "a red circle moving" and rec["base_seed"] == 3
+    assert rec["seed"] == video_seed(3, Path("a red circle moving-0.mp4"))
     assert rec["calls"] == {"t2i": 21, "t2v": 2}  # vc2: tI + 1 T2I calls, nV T2V calls
     assert [s["calls"] for s in rec["stages"]] == [13, 2, 8]
     assert set(rec["seconds"]) == {"read", "encode", "stages", "decode", "write", "total"}

@@ -1,0 +1,66 @@
+"""Habits of a good command-line tool: --version, -h, devices checked before models load, a seed per
+video, plural words that agree."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evs_cli import __version__
+from evs_cli.batch.job import video_seed
+from helpers import evs, make_clip
+
+
+def test_version_and_short_help():
+    r = evs("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"evs {__version__}"
+    r = evs("refine", "-h")
+    assert r.returncode == 0 and "--seed-per-video" in r.stdout and "--max-pixels" in r.stdout
+
+
+@pytest.mark.parametrize("devices,message", [("gpu0", "'gpu0' is not a device"),
+                                             ("cuda:0", "CUDA is not available on this machine"),
+                                             ("cpu,cuda:7", "cuda:7 asked for")])
+def test_bad_devices_are_one_line_setup_errors_before_any_model_loads(tmp_path, devices, message):
+    import torch
+
+    if torch.cuda.is_available() and devices != "gpu0":
+        pytest.skip("this machine has CUDA")
+    src = make_clip(tmp_path / "a-0.mp4", frames=2)
+    # Models that do not exist: a load would fail differently, so the device error must come first.
+    r = evs("refine", src, "--t2i", tmp_path / "nope", "--t2v", tmp_path / "nope", "--devices", devices,
+            "--out", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("evs: error: --devices") and message in lines[0] and "Traceback" not in r.stderr
+
+
+def test_each_video_gets_its_own_stable_seed(tmp_path, tiny_paths):
+    models = ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1",
+              "--set", "tI=2", "--set", "tT2V=1"]
+    for i in range(2):
+        make_clip(tmp_path / "in" / "sub" / f"a dog-{i}.mp4", frames=2, seed=i)
+    for mode in ("on", "off"):
+        log = tmp_path / f"{mode}.jsonl"
+        r = evs("refine", tmp_path / "in", *models, "--seed", 5, "--seed-per-video", mode,
+                "--out", tmp_path / mode, "--log", log)
+        assert r.returncode == 0, r.stderr
+        seeds = {Path(rec["input"]).name: rec["seed"] for rec in map(json.loads, log.read_text().splitlines())}
+        if mode == "on":
+            assert seeds == {f"a dog-{i}.mp4": video_seed(5, Path("sub") / f"a dog-{i}.mp4") for i in range(2)}
+            assert len(set(seeds.values())) == 2
+        else:
+            assert set(seeds.values()) == {5}
+        assert "2 videos in" in r.stderr
+    # Stable: a fixed value, not Python's per-process hash(); a summary of one says "1 video".
+    assert video_seed(5, Path("sub/a dog-0.mp4")) == video_seed(5, Path("sub") / "a dog-0.mp4")
+    assert video_seed(0, Path("x.mp4")) == int.from_bytes(
+        __import__("hashlib").sha256(b"0:x.mp4").digest()[:8], "big") >> 1
+    r = evs("refine", tmp_path / "in" / "sub" / "a dog-0.mp4", *models, "--out", tmp_path / "one", "--overwrite")
+    assert "1 video in" in r.stderr
+
+
+def test_a_huge_seed_is_one_usage_error(tmp_path):
+    src = make_clip(tmp_path / "a-0.mp4", frames=2)
+    r = evs("refine", src, "--seed", str(2**70), "--out", tmp_path / "out")
+    assert r.returncode == 2 and "--seed" in r.stderr and not (tmp_path / "out").exists()
