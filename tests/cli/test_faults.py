@@ -1,10 +1,9 @@
 """Faults that once lost work or took a batch down, through the `evs` command: long names, claims left
-empty by a full disk, a killed run's temporary files, SIGTERM, huge frames, absurd preset values, and
-kill -9 of a run with several workers."""
+empty by a full disk, a killed run's temporary files, huge frames, absurd preset values, and
+kill -9 of a run with several workers. (SIGTERM with one device: test_refine's interrupt test.)"""
 
 import json
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -53,21 +52,6 @@ def test_a_killed_runs_temporary_file_is_removed_by_the_rerun(tmp_path, models):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a circle-0.mp4"]
     assert json.loads(log.read_text())["removed_leftovers"] == ["a circle-0.mp4.evs-tmp-999999"]
-
-
-def test_sigterm_with_one_device_behaves_like_ctrl_c(tmp_path, models):
-    src = make_clip(tmp_path / "in" / "long clip-0.mp4", frames=160)
-    out = tmp_path / "out"
-    p = evs_bg("refine", src, *models, "--out", out)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(out.glob("*.evs-claim")):
-        time.sleep(0.2)
-    time.sleep(1.0)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
-    assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
 
 
 def test_frames_over_max_pixels_fail_alone_before_decoding(tmp_path, models):
