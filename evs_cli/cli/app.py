@@ -26,9 +26,9 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from importlib.metadata import version  # the installed package's own, not an import of the API layer
 
-        print(f"evs {__version__}")
+        print(f"evs {version('evs_cli')}")
         raise typer.Exit(EXIT_OK)
 
 
