@@ -107,14 +107,14 @@ class VideoRefiner:
         work.tmp = temp_path(job.output)
         if output_exists(job.output) and not o.overwrite:  # finished by another run meanwhile
             return self._close(work, "skipped", reason="output exists")
-        removed = remove_others_temps(job.output)  # we hold the claim: these are a killed run's leftovers
-        if removed:
-            work.rec["removed_leftovers"] = [p.name for p in removed]
         with self._failures(work):
+            removed = remove_others_temps(job.output)  # we hold the claim: these are a killed run's leftovers
+            if removed:
+                work.rec["removed_leftovers"] = [p.name for p in removed]
             t = time.perf_counter()
+            self._check_size(job.input)
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
-            self._check_size(job.input)
             work.video = read_video(job.input)
             work.prompt, source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
             work.size = target_size(*work.video.size, o.preset.resize)
