@@ -144,8 +144,10 @@ class Claim:
         try:
             age = time.time() - self.path.stat().st_mtime
             text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return True  # released between our open and this read: race for it again (the output is checked after)
         except OSError:
-            return False  # just released: race for it again
+            return False  # unreadable for another reason: leave it to its owner
         try:
             info = json.loads(text)
             if not isinstance(info, dict):
