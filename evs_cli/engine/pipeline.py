@@ -23,7 +23,7 @@ from .timing import Clock
 
 # VAE activations at full resolution: about 768 values per pixel per frame are alive at once (the last
 # up block's 256-channel upsample and its convolutions). The budget keeps VC2 (640x1024) within 16 GB.
-VAE_BYTES_PER_PIXEL = 768
+VAE_VALUES_PER_PIXEL = 768
 VAE_BUDGET_BYTES = 4 * 2**30
 
 
@@ -105,7 +105,7 @@ class Engine:
             return 8
         free, _ = torch.cuda.mem_get_info(self.models.device)
         budget = min(VAE_BUDGET_BYTES, free // 4)
-        per_frame = VAE_BYTES_PER_PIXEL * height * width * self.models.vae.dtype.itemsize
+        per_frame = VAE_VALUES_PER_PIXEL * height * width * self.models.vae.dtype.itemsize
         return max(1, budget // per_frame)
 
     @torch.no_grad()
