@@ -33,7 +33,17 @@ class Job:
     output: Path
 
 
-def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str) -> list[Job]:
+def in_shard(rel: Path, shard: tuple[int, int]) -> bool:
+    """Whether a video belongs to shard K of N (--shard K/N): a hash of its relative path, so every machine of
+    a job array agrees without talking to the others, whatever the listing order or PYTHONHASHSEED."""
+    k, n = shard
+    digest = hashlib.sha256(rel.as_posix().encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str,
+              shard: tuple[int, int] = (0, 1)) -> list[Job]:
+    inputs = [(f, rel) for f, rel in inputs if in_shard(rel, shard)]
     ext = ".mp4" if fmt == "mp4" else ""
     root = (out if out is not None else Path("evs-out")).resolve()
     # `evs refine videos/ --out videos/refined`: earlier results are not new inputs
@@ -77,9 +87,10 @@ def side_base(output: Path) -> str:
     return raw[:_NAME_KEEP].decode("utf-8", "ignore") + "~" + digest
 
 
-def temp_path(final: Path) -> Path:
-    """Where this process writes `final` before renaming it into place (format given explicitly, not by suffix)."""
-    return final.with_name(f"{side_base(final)}{TMP_MARK}{os.getpid()}")
+def temp_path(final: Path, pid: int | None = None) -> Path:
+    """Where this process (or process `pid`) writes `final` before renaming it into place (the format is
+    given explicitly, not by suffix)."""
+    return final.with_name(f"{side_base(final)}{TMP_MARK}{os.getpid() if pid is None else pid}")
 
 
 def remove_others_temps(final: Path) -> list[Path]:
@@ -173,6 +184,25 @@ class Claim:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def clear_dead_owner(output: Path, host: str, pid: int) -> list[Path]:
+    """Remove the claim and temporary file that process `pid` on `host` left for `output` when it died (a Ray
+    actor killed on another node, whose claim would otherwise read as a live run for `stale_after`)."""
+    removed = []
+    claim = Claim(output).path
+    try:
+        info = json.loads(claim.read_text(encoding="utf-8"))
+        if isinstance(info, dict) and info.get("host") == host and info.get("pid") == pid:
+            claim.unlink(missing_ok=True)
+            removed.append(claim)
+    except (OSError, ValueError):
+        pass
+    tmp = temp_path(output, pid)
+    if tmp.exists():
+        discard(tmp)
+        removed.append(tmp)
+    return removed
 
 
 def _pid_alive(pid: int) -> bool:

@@ -12,6 +12,7 @@ import os
 import queue
 import signal
 import sys
+from contextlib import contextmanager
 from typing import Callable
 
 from ..errors import EvsError
@@ -61,12 +62,19 @@ def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event:
     SIGTERM (timeout, SLURM, systemd) is handled as Ctrl-C: KeyboardInterrupt, after every temporary file
     and claim of the unfinished videos is removed.
     """
-    previous = {s: signal.signal(s, _interrupt_once) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with interrupts_as_keyboard():
         if len(devices) == 1:
             _run_here(jobs, devices[0], options, on_event)
         else:
             _run_pool(jobs, devices, options, on_event)
+
+
+@contextmanager
+def interrupts_as_keyboard():
+    """SIGINT and SIGTERM raise KeyboardInterrupt once, inside the block (see _interrupt_once)."""
+    previous = {s: signal.signal(s, _interrupt_once) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
