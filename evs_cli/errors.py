@@ -10,3 +10,17 @@ class EvsError(Exception):
 
 class ConfigError(EvsError):
     """A preset or schedule parameter is invalid; raised before any model is loaded."""
+
+
+def read_text(path, what: str, error: type[EvsError] = EvsError) -> str:
+    """A user's text file (preset, prompts, sidecar, log), or one error line that names it: a missing or
+    unreadable file and one that is not UTF-8 text are the user's to fix, never a traceback."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise error(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: {what} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from None

@@ -64,8 +64,8 @@ def eval_cmd(
         import torch
 
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        timing = timing_by_group(targets, logs)  # a bad log is found before minutes of scoring
         rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover))
-        timing = timing_by_group(targets, logs)
     except EvsError as e:
         fail(str(e))
     summary = summarize(rows, targets, timing)

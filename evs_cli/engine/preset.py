@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, read_text
 from .pipeline import ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
@@ -114,11 +114,14 @@ class Preset:
 
     def schedule_params(self) -> ScheduleParams:
         s = self.data["schedule"]
+        if s["stages"] is not None and not isinstance(s["stages"], list):
+            raise ConfigError(f"schedule.stages must be a list of stages, got {s['stages']!r}")
         stages = None if s["stages"] is None else tuple(_stage(d, i) for i, d in enumerate(s["stages"]))
         return ScheduleParams(
             composition=s["composition"], T_I=self.data["t2i"]["steps"], T_V=self.data["t2v"]["steps"],
             tI=s["tI"], tT2V=s["tT2V"], tV=s["tV"], nV=s["nV"], mode=s["mode"], gamma=s["gamma"],
-            layers=tuple(s["layers"] or ()), resnet_layers=tuple(s["resnet_layers"] or ()), stages=stages)
+            layers=_names("schedule.layers", s["layers"]), resnet_layers=_names("schedule.resnet_layers",
+                                                                                 s["resnet_layers"]), stages=stages)
 
     def with_overrides(self, overrides: list[dict]) -> "Preset":
         data = self.data
@@ -165,6 +168,17 @@ def _positive_int(name: str, v, most: int) -> None:
         raise ConfigError(f"{name} must be an integer in 1..{most}, got {v!r}")
 
 
+def _names(key: str, value) -> tuple[str, ...]:
+    """Layer names: a YAML list, or one string with commas (what --set layers=up.1,mid gives)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(n.strip() for n in value.split(",") if n.strip())
+    if isinstance(value, list) and all(isinstance(n, str) for n in value):
+        return tuple(value)
+    raise ConfigError(f"{key} must be a list of layer names (e.g. [up.1, mid]), got {value!r}")
+
+
 def _stage(d: dict, i: int) -> Stage:
     if not isinstance(d, dict):
         raise ConfigError(f"schedule.stages[{i}] must be a mapping")
@@ -176,7 +190,9 @@ def _stage(d: dict, i: int) -> Stage:
     if inj is not None:
         if not isinstance(inj, dict) or set(inj) - {"gamma", "layers", "resnet_layers"}:
             raise ConfigError(f"schedule.stages[{i}].injection takes gamma, layers, resnet_layers")
-        inj = Injection(inj.get("gamma", 0.8), tuple(inj.get("layers", ("up.1",))), tuple(inj.get("resnet_layers", ())))
+        where = f"schedule.stages[{i}].injection"
+        inj = Injection(inj.get("gamma", 0.8), _names(f"{where}.layers", inj.get("layers", ["up.1"])),
+                        _names(f"{where}.resnet_layers", inj.get("resnet_layers")))
     try:
         return Stage(d["model"], d["start"], d["calls"], d.get("mode", "sdedit"), inj)
     except KeyError as e:
@@ -189,12 +205,12 @@ def load_preset(name_or_path: str) -> Preset:
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise ConfigError(f"preset file {name_or_path!r} not found")
-        text, source = p.read_text(), str(p)
+        text, source = read_text(p, "the preset", ConfigError), str(p)
     else:
         f = preset_dir() / f"{name_or_path}.yaml"
         if not f.is_file():
             raise ConfigError(f"unknown preset {name_or_path!r} (shipped: {', '.join(list_presets())})")
-        text, source = f.read_text(), f"preset:{name_or_path}"
+        text, source = read_text(f, "the preset", ConfigError), f"preset:{name_or_path}"
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:

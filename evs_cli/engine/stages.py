@@ -61,9 +61,11 @@ class ScheduleParams:
 COMPOSITIONS = ("evs", "t2i", "t2v", "t2i-t2v", "t2v-t2i")
 
 
-def _check_range(name: str, value, lo, hi) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be in {lo}..{hi}, got {value!r}")
+def _check_range(name: str, value, lo, hi, integer: bool = True) -> None:
+    """Levels and counts are integers on a model's grid (20.5 would pass a range check, then fail an index)."""
+    kinds = int if integer else (int, float)
+    if not isinstance(value, kinds) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'} in {lo}..{hi}, got {value!r}")
 
 
 def build_stages(p: ScheduleParams) -> list[Stage]:
@@ -116,7 +118,7 @@ def validate_params(p: ScheduleParams) -> None:
         _check_range("tT2V", p.tT2V, 1, p.tI)
         _check_range("nV", p.nV, 1, p.tV)
     if uses_t2v and p.mode == "invert":
-        _check_range("gamma", p.gamma, 0.0, 1.0)
+        _check_range("gamma", p.gamma, 0.0, 1.0, integer=False)
         check_layer_names(p.layers, "layers")
         check_layer_names(p.resnet_layers, "resnet_layers")
 
@@ -133,7 +135,7 @@ def validate_stage(s: Stage, steps: int, where: str) -> None:
     if s.injection is not None:
         if s.mode != "invert":
             raise ConfigError(f"{where}.injection needs mode 'invert' (features come from the inversion)")
-        _check_range(f"{where}.injection.gamma", s.injection.gamma, 0.0, 1.0)
+        _check_range(f"{where}.injection.gamma", s.injection.gamma, 0.0, 1.0, integer=False)
         check_layer_names(s.injection.layers, f"{where}.injection.layers")
         check_layer_names(s.injection.resnet_layers, f"{where}.injection.resnet_layers")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EvsError
+from ..errors import EvsError, read_text
 from ..io.inputs import find_inputs
 from ..io.video import read_video
 from .metrics import weight_free
@@ -65,14 +65,20 @@ def timing_by_group(groups: list[str], logs: list[Path]) -> dict[str, float]:
     """Mean refine seconds of the ok records whose output lies in each group."""
     recs = []
     for log in logs:
-        for line in Path(log).read_text().splitlines():
+        for n, line in enumerate(read_text(log, "the log").splitlines(), 1):
             if line.strip():
-                recs.append(json.loads(line))
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise EvsError(f"{log}: line {n} is not a JSON record ({e.msg})") from None
+                if isinstance(rec, dict) and rec.get("status") == "ok" and isinstance(rec.get("output"), str) \
+                        and isinstance(rec.get("seconds"), dict) and isinstance(rec["seconds"].get("total"), (int, float)):
+                    recs.append(rec)  # only evs refine's finished records carry a time to report
     out = {}
     for g in groups:
         root = Path(g).resolve()
-        secs = [r["seconds"]["total"] for r in recs if r.get("status") == "ok"
-                and (Path(r["output"]).resolve() == root or root in Path(r["output"]).resolve().parents)]
+        secs = [r["seconds"]["total"] for r in recs
+                if (Path(r["output"]).resolve() == root or root in Path(r["output"]).resolve().parents)]
         if secs:
             out[g] = float(np.mean(secs))
     return out

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import EvsError
+from ..errors import EvsError, read_text
 
 _VBENCH_NAME = re.compile(r"^(?P<prompt>.+)-(?P<index>\d+)$")
 
@@ -16,10 +16,9 @@ _VBENCH_NAME = re.compile(r"^(?P<prompt>.+)-(?P<index>\d+)$")
 def load_prompt_table(path: Path) -> dict[str, str]:
     """name -> prompt from a JSON object, VBench's prompt-list JSON, or a CSV/TSV of name, prompt."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise EvsError(f"{path}: cannot read prompts file ({e.strerror})") from e
+    text = read_text(path, "the prompts file")
+    if not text.strip():
+        raise EvsError(f"{path}: the prompts file is empty")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -63,7 +62,7 @@ def resolve_prompt(video: Path, rel: Path, prompt: str | None = None, table: dic
                 return table[k], "--prompts"
     for side in (video.with_name(video.name + ".txt"), video.with_suffix(".txt")):
         if side.is_file():
-            text = side.read_text(encoding="utf-8").strip()
+            text = read_text(side, "the prompt sidecar").strip()
             if text:
                 return text, side.name
     m = _VBENCH_NAME.match(video.stem)

@@ -45,6 +45,18 @@ def test_eval_names_unreadable_files_and_exits_1(tmp_path, folders):
     assert r.returncode == 1 and "junk.mp4: cannot decode video" in r.stderr
 
 
+@pytest.mark.parametrize("content,message", [
+    (b'{"status": "ok"}\nnot json\n', "line 2 is not a JSON record (Expecting value)"),
+    (b"\xff", "the log is not UTF-8 text (byte 0xff at offset 0)"),
+])
+def test_a_bad_timing_log_is_one_line_before_scoring(tmp_path, folders, content, message):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(content)
+    r = evs("eval", folders[0], "--log", log, "--json", tmp_path / "m.json")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"evs: error: {log}: {message}"
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_compare_writes_sheet_plot_and_side_by_side(tmp_path, folders):
     clean, bad = folders
     a, b = clean / "clip-0.mp4", bad / "clip-0.mp4"

@@ -116,3 +116,34 @@ def test_kill_9_of_a_pool_run_leaves_no_worker_and_the_rerun_finishes_everything
     assert sorted(q.name for q in out.iterdir()) == [f"clip{i}-0.mp4" for i in range(4)]
     assert all(read_video(out / f"clip{i}-0.mp4").frames.shape[0] == 120 for i in range(4))
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("make,args,message", [
+    (lambda d: (d / "p.json").write_text(""), ["--prompts", "{d}/p.json"], "{d}/p.json: the prompts file is empty"),
+    (lambda d: (d / "p.json").write_bytes(b"\xff\xfe{}"), ["--prompts", "{d}/p.json"],
+     "{d}/p.json: the prompts file is not UTF-8 text (byte 0xff at offset 0)"),
+    (lambda d: (d / "p.yaml").write_bytes(b"name: x\n\xe9t\xe9: 1\n"), ["--preset", "{d}/p.yaml"],
+     "{d}/p.yaml: the preset is not UTF-8 text (byte 0xe9 at offset 8)"),
+    (lambda d: None, ["--set", "tI=20.5"], "tI must be an integer in 1..50, got 20.5"),
+    (lambda d: None, ["--set", "schedule.stages=5"], "schedule.stages must be a list of stages, got 5"),
+])
+def test_unreadable_or_mistyped_settings_are_one_line_before_any_model(tmp_path, make, args, message):
+    """Classes, not cases: every user file is read through one function that names it, every schedule value
+    is type-checked with the preset (each of these once ended in a traceback)."""
+    make(tmp_path)
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    r = evs("refine", src, "--t2i", "/no/such/model", "--out", tmp_path / "out",
+            *[a.format(d=tmp_path) for a in args])
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"evs: error: {message.format(d=tmp_path)}"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sidecar_prompt_that_is_not_text_fails_that_video_alone(tmp_path, models):
+    bad = make_clip(tmp_path / "in" / "bad.mp4", frames=2)
+    (tmp_path / "in" / "bad.mp4.txt").write_bytes(b"a \xff dog")
+    make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    r = evs("refine", tmp_path / "in", *models, "--out", tmp_path / "out")
+    assert r.returncode == 1
+    assert f"evs: error: {bad}.txt: the prompt sidecar is not UTF-8 text (byte 0xff at offset 2)" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a red circle-0.mp4"]

@@ -8,11 +8,11 @@ from evs_cli.errors import ConfigError
 
 
 @pytest.mark.parametrize("params,match", [
-    (dict(tV=3, nV=4), r"nV must be in 1\.\.3, got 4"),
-    (dict(tI=10, tT2V=11), r"tT2V must be in 1\.\.10, got 11"),
-    (dict(tV=9), r"tV must be in 1\.\.8, got 9"),
-    (dict(tI=51), r"tI must be in 1\.\.50, got 51"),
-    (dict(mode="invert", gamma=1.5), r"gamma must be in 0\.0\.\.1\.0, got 1\.5"),
+    (dict(tV=3, nV=4), r"nV must be an integer in 1\.\.3, got 4"),
+    (dict(tI=10, tT2V=11), r"tT2V must be an integer in 1\.\.10, got 11"),
+    (dict(tV=9), r"tV must be an integer in 1\.\.8, got 9"),
+    (dict(tI=51), r"tI must be an integer in 1\.\.50, got 51"),
+    (dict(mode="invert", gamma=1.5), r"gamma must be a number in 0\.0\.\.1\.0, got 1\.5"),
     (dict(mode="invert", layers=("up.1", "sideways")), r"layers: unknown layer 'sideways'"),
     (dict(mode="warp"), r"mode must be one of sdedit, invert"),
     (dict(composition="t2i+t2v"), r"composition must be one of"),
@@ -29,7 +29,7 @@ def test_evs_stages_follow_algorithm_1():
 
 
 def test_custom_stage_list_is_validated():
-    with pytest.raises(ConfigError, match=r"stages\[1\]\.calls must be in 1\.\.2, got 3"):
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.calls must be an integer in 1\.\.2, got 3"):
         build_stages(ScheduleParams(stages=(Stage("t2i", 5, 5), Stage("t2v", 2, 3))))
     inverted = Stage("t2v", 3, 2, "invert", Injection(0.5, ("up.1",)))
     assert build_stages(ScheduleParams(stages=(inverted,))) == [inverted]
@@ -51,20 +51,32 @@ def test_overrides_bare_schedule_keys_and_dotted_keys():
 @pytest.mark.parametrize("text,match", [
     ("tv=4", r"unknown key 'tv'"),
     ("t2i.guidanse=5", r"unknown key 't2i.guidanse'"),
-    ("nV=9", r"nV must be in 1\.\.3, got 9"),
+    ("nV=9", r"nV must be an integer in 1\.\.3, got 9"),
     ("runtime.dtype=fp8", r"runtime.dtype must be one of"),
     ("runtime.t2v_overlap=16", r"runtime.t2v_overlap must be in 0\.\.15"),
     ("noequals", r"--set expects key=value"),
+    ("tI=20.5", r"tI must be an integer in 1\.\.50, got 20\.5"),
+    ("tV=true", r"tV must be an integer in 1\.\.8, got True"),
+    ("schedule.stages=5", r"schedule\.stages must be a list of stages, got 5"),
+    ("layers=5", r"schedule\.layers must be a list of layer names \(e\.g\. \[up\.1, mid\]\), got 5"),
+    ("schedule.stages=[{model: t2i, start: 3.5, calls: 2}]", r"stages\[0\]\.start must be an integer"),
+    ("schedule.stages=[{model: t2v, start: 3, calls: 2, mode: invert, injection: {layers: 7}}]",
+     r"stages\[0\]\.injection\.layers must be a list of layer names"),
 ])
 def test_bad_overrides_name_the_key(text, match):
     with pytest.raises(ConfigError, match=match):
         load_preset("vc2").with_overrides([parse_override(text)])
 
 
+def test_layer_names_from_the_command_line_are_comma_separated():
+    p = load_preset("sfi").with_overrides([parse_override("layers=up.1, mid")])
+    assert p.schedule_params().layers == ("up.1", "mid")
+
+
 def test_bad_preset_file_names_file_and_key(tmp_path):
     f = tmp_path / "mine.yaml"
     f.write_text("schedule:\n  tI: 20\n  tT2V: 30\n")
-    with pytest.raises(ConfigError, match=r"mine\.yaml: tT2V must be in 1\.\.20, got 30"):
+    with pytest.raises(ConfigError, match=r"mine\.yaml: tT2V must be an integer in 1\.\.20, got 30"):
         load_preset(str(f))
     f.write_text("schedul: {}\n")
     with pytest.raises(ConfigError, match=r"mine\.yaml: unknown key 'schedul'"):
