@@ -26,14 +26,14 @@ def make_clip(path: Path, frames: int = 16, size=(64, 64), fps=8, seed=0) -> Pat
     return path
 
 
-def evs(*args, timeout=600, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def evs(*args, timeout=600, env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "evs_cli.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
 
 
-def evs_bg(*args, threads: int | None = None, **kw) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def evs_bg(*args, threads: int | None = None, env_extra: dict | None = None, **kw) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen([sys.executable, "-m", "evs_cli.cli", *map(str, args)], stdout=subprocess.PIPE,

@@ -112,7 +112,7 @@ class VideoRefiner:
             if removed:
                 work.rec["removed_leftovers"] = [p.name for p in removed]
             t = time.perf_counter()
-            self._check_size(job.input)
+            check_size(job.input, o.preset.resize, o.max_pixels)
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
             work.video = read_video(job.input)
@@ -122,16 +122,6 @@ class VideoRefiner:
                        input_size=list(work.video.size), output_size=list(work.size),
                        seconds={"read": round(time.perf_counter() - t, 4)})
         return work
-
-    def _check_size(self, path) -> None:
-        """Refuse frames too large to refine before decoding them all (an 8192x8192 clip would exhaust memory)."""
-        size = probe_size(path)
-        if size is None:
-            return
-        w, h = target_size(*size, self.options.preset.resize)
-        if w * h > self.options.max_pixels:
-            raise EvsError(f"{path}: frames of {size[0]}x{size[1]} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
-                           f"megapixels), over --max-pixels {self.options.max_pixels}; raise it, or --resize down")
 
     def refine(self, work: Work, on_stage=None) -> Work:
         if not work.open:
@@ -205,6 +195,17 @@ class VideoRefiner:
                 torch.cuda.empty_cache()  # the next video on this worker starts from a clean allocator
         if work.rec["error"] is not None:
             self.abandon(work)
+
+
+def check_size(path: Path, resize: float, max_pixels: int) -> None:
+    """Refuse frames too large to refine before decoding them all (an 8192x8192 clip would exhaust memory)."""
+    size = probe_size(path)
+    if size is None:
+        return
+    w, h = target_size(*size, resize)
+    if w * h > max_pixels:
+        raise EvsError(f"{path}: frames of {size[0]}x{size[1]} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
+                       f"megapixels), over --max-pixels {max_pixels}; raise it, or --resize down")
 
 
 def video_seed(seed: int, rel: Path) -> int:

@@ -35,9 +35,11 @@ def open_log(path: Path) -> int:
 class Reporter:
     def __init__(self, jobs, log: Path | None, quiet: bool, stages: list):
         self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
+        self.indexed = jobs  # what the events' "index" refers to (see for_jobs)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
         self.log = open_log(log) if log else None
+        self.log_path = log
         self.records: list[dict] = []
         self.fatal: list[str] = []
         self.started = time.perf_counter()
@@ -49,6 +51,25 @@ class Reporter:
             self.workers: dict[str, int] = {}
             self.progress.start()
 
+    def skip_finished(self, jobs, overwrite: bool) -> list:
+        """Record the videos whose output exists as skipped (unless overwrite) and return the others: a finished
+        folder is skipped without loading a model. (Workers check again: another run may finish one meanwhile.)"""
+        from .outputs import output_exists
+
+        todo = []
+        for j in jobs:
+            if output_exists(j.output) and not overwrite:
+                self._done({"input": str(j.input), "output": str(j.output), "status": "skipped",
+                            "reason": "output exists", "worker": "-"})
+            else:
+                todo.append(j)
+        return todo
+
+    def for_jobs(self, jobs) -> "Reporter":
+        """This reporter, for events whose "index" is a position in `jobs` (the videos left to run)."""
+        self.indexed = jobs
+        return self
+
     def __call__(self, ev: dict) -> None:
         kind = ev["event"]
         if kind == "fatal":
@@ -59,7 +80,7 @@ class Reporter:
             self.workers[ev["worker"]] = self.progress.add_task(f"  {ev['device']} idle", total=self.n_stages)
         elif kind == "start" and self.progress and ev["worker"] in self.workers:
             self.progress.update(self.workers[ev["worker"]], completed=0,
-                                 description=f"  {ev['worker']}: {self.jobs[ev['index']].input.name}")
+                                 description=f"  {ev['worker']}: {self.indexed[ev['index']].input.name}")
         elif kind == "stage" and self.progress and ev["worker"] in self.workers:
             s = ev["stage"]
             self.progress.update(self.workers[ev["worker"]], completed=s["index"] + 1)
@@ -80,16 +101,30 @@ class Reporter:
             extra = f"{total:.1f} s" if status == "ok" and total is not None else rec.get("reason", "")
             print(f"{status}\t{rec['input']}\t{rec['output']}\t{extra}", file=sys.stderr, flush=True)
 
-    def close(self) -> Counter:
+    def close(self, summary: bool = True) -> Counter:
         if self.progress:
             self.progress.stop()
         if self.log is not None:
             os.close(self.log)
             self.log = None
         counts = Counter(r["status"] for r in self.records)
-        if not self.quiet:
+        if summary and not self.quiet:
             self.err.print(self._summary(counts))
+            for line in self._after_table():
+                self.err.print(line, markup=False, highlight=False)
         return counts
+
+    def _after_table(self) -> list[str]:
+        """The failures again (they scrolled by), what was left undone, and where the results are."""
+        lines = [f"failed: {r['error']}" for r in self.records if r["status"] == "failed"]
+        undone = len(self.jobs) - len(self.records)
+        if undone:
+            lines.append(f"not done: {undone} video{'' if undone == 1 else 's'} (interrupted; rerun the same "
+                         "command to finish them)")
+        if self.jobs:
+            lines.append(f"outputs: {os.path.commonpath([str(j.output.parent.resolve()) for j in self.jobs])}"
+                         + (f"; log: {self.log_path}" if self.log_path else ""))
+        return lines
 
     def _summary(self, counts: Counter) -> Table:
         n = len(self.records)

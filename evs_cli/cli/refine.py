@@ -60,7 +60,19 @@ def refine(
     log: Optional[Path] = typer.Option(None, "--log", help="Append one JSON record per video (timings, calls, status)."),
     devices: Optional[str] = typer.Option(None, "--devices", help="Comma-separated devices, one worker each, e.g. "
                                           "cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else the CPU."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved stages and exit; loads no model."),
+    ray: bool = typer.Option(False, "--ray", help="Run on a Ray cluster: one actor per GPU it offers (CPU actors "
+                             "if it has none). Inputs and --out must be on a filesystem every node sees. Needs "
+                             "pip install 'evs_cli[ray]'."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", metavar="ADDRESS", help="With --ray: the "
+                                              "cluster to join. Default: RAY_ADDRESS, else the cluster `ray start` "
+                                              "left on this machine, else a new local one."),
+    ray_workers: Optional[int] = typer.Option(None, "--ray-workers", min=1, metavar="N", help="With --ray: at most "
+                                              "N actors. Default: one per GPU (one per node on a CPU cluster)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Keep only shard K of N (0 <= K < N) "
+                                        "of the videos, by a stable hash of their relative paths: one shard per "
+                                        "task of a job array (e.g. --shard $SLURM_ARRAY_TASK_ID/8)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved stages and what would happen to each "
+                                 "input (output, prompt, refine or skip); loads no model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     evaluate: bool = typer.Option(False, "--eval", help="Add each output's weight-free metrics (see `evs eval`) "
                                   "to its log record."),
@@ -80,44 +92,74 @@ def refine(
 
     if fmt not in ("mp4", "png"):
         fail(f"--format must be mp4 or png, got {fmt!r}")
+    if seed_per_video not in ("on", "off"):
+        fail(f"--seed-per-video must be on or off, got {seed_per_video!r}")
+    if ray and devices:
+        fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
+    if not ray and (ray_address or ray_workers):
+        fail(f"{'--ray-address' if ray_address else '--ray-workers'} needs --ray")
+    from ..batch.job import RunOptions
+
     try:
+        if ray:
+            from ..batch.cluster import require_ray
+
+            require_ray()
+        k_of_n = parse_shard(shard) if shard else (0, 1)
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
         if dry_run:
             _print_stages(p)
-            raise typer.Exit(EXIT_OK)
-        jobs = plan_jobs(find_inputs(inputs), out, fmt)
+        jobs = plan_jobs(find_inputs(inputs), out, fmt, k_of_n)
         table = load_prompt_table(prompts) if prompts else {}
     except EvsError as e:
         fail(str(e))
+    if not jobs and shard:
+        if not quiet:
+            print(f"evs: shard {shard} holds none of the videos in " + ", ".join(inputs), file=sys.stderr)
+        raise typer.Exit(EXIT_OK)
     if not jobs:
         fail("no video files found in " + ", ".join(inputs))
-    from ..batch.job import RunOptions
+    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
+                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on")
+    if dry_run:
+        from .dry_run import print_plan
+
+        raise typer.Exit(print_plan(jobs, options))
     from ..batch.pool import check_devices, default_devices, run_jobs
     from ..batch.report import Reporter
 
-    if seed_per_video not in ("on", "off"):
-        fail(f"--seed-per-video must be on or off, got {seed_per_video!r}")
-    devs = [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
-    options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
-                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on")
+    devs = [] if ray else [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     try:
         check_devices(devs)
         reporter = Reporter(jobs, log, quiet, _stages(p))
     except EvsError as e:
         fail(str(e))
+    todo = reporter.skip_finished(jobs, overwrite)  # decided before any model loads
     try:
-        run_jobs(jobs, devs, options, reporter)
+        if todo and ray:
+            from ..batch.cluster import run_on_ray
+
+            run_on_ray(todo, options, reporter.for_jobs(todo), ray_address, ray_workers)
+        elif todo:
+            run_jobs(todo, devs, options, reporter.for_jobs(todo))
     except KeyboardInterrupt:
         reporter.close()
         print("evs: interrupted; unfinished outputs were not written", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED)
-    except EvsError as e:
-        reporter.close()
+    except EvsError as e:  # a setup error (no actor could start): no summary of a run that did not happen
+        reporter.close(summary=bool(reporter.records))
         fail(str(e))
     counts = reporter.close()
-    if reporter.fatal and len(reporter.fatal) == len(devs):
+    if reporter.fatal and not ray and len(reporter.fatal) == len(devs):
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FAILED if counts.get("failed") else EXIT_OK)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit() and int(k) < int(n)):
+        raise EvsError(f"--shard must be K/N with 0 <= K < N (e.g. 0/8), got {text!r}")
+    return int(k), int(n)
 
 
 def _stages(p):

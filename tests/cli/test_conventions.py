@@ -1,5 +1,5 @@
 """Habits of a good command-line tool: --version, -h, devices checked before models load, a seed per
-video, plural words that agree."""
+video, plural words that agree, a summary that repeats the failures and says where the results are."""
 
 import json
 from pathlib import Path
@@ -64,3 +64,16 @@ def test_a_huge_seed_is_one_usage_error(tmp_path):
     src = make_clip(tmp_path / "a-0.mp4", frames=2)
     r = evs("refine", src, "--seed", str(2**70), "--out", tmp_path / "out")
     assert r.returncode == 2 and "--seed" in r.stderr and not (tmp_path / "out").exists()
+
+
+def test_the_summary_repeats_failures_and_names_outputs_and_log(tmp_path, tiny_paths):
+    models = ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1",
+              "--set", "tI=2", "--set", "tT2V=1"]
+    make_clip(tmp_path / "in" / "a dog-0.mp4", frames=2)
+    lost = make_clip(tmp_path / "in" / "noprompt.mp4", frames=2)
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", tmp_path / "in", *models, "--out", tmp_path / "out", "--log", log)
+    assert r.returncode == 1
+    tail = r.stderr.strip().splitlines()[-2:]
+    assert tail[0].startswith(f"failed: {lost}: no prompt")
+    assert tail[1] == f"outputs: {(tmp_path / 'out').resolve()}; log: {log}"

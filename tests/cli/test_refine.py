@@ -4,7 +4,6 @@ import json
 import re
 import signal
 import time
-
 from pathlib import Path
 
 import pytest
@@ -129,7 +128,7 @@ def test_interrupt_leaves_no_partial_files(tmp_path, models, sig):
     p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted" in err and "Traceback" not in err and "not done: 1 video (interrupted" in err
     assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
 
 
@@ -146,21 +145,60 @@ def test_interrupt_stops_every_worker_cleanly(tmp_path, models):
     p.send_signal(signal.SIGINT)  # only the parent: it must interrupt its workers itself
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
+    assert "not done: 2 videos (interrupted" in err
     assert list(out.glob("*.mp4")) == [] and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("preset", list_presets())
 def test_dry_run_prints_stages_and_loads_no_model(tmp_path, preset):
-    r = evs("refine", tmp_path / "none.mp4", "--preset", preset, "--dry-run", "--t2i", "/no/such/model")
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    r = evs("refine", src, "--preset", preset, "--dry-run", "--t2i", "/no/such/model", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stderr
     assert "timesteps" in r.stdout and "model calls:" in r.stdout
     rows = re.findall(r"│ (\d+) +│ (t2i|t2v) ", r.stdout)
     expected = build_stages(load_preset(preset).schedule_params())
     assert [m for _, m in rows] == [s.model for s in expected]
+    assert f"refine\t{src}\t{tmp_path / 'out' / src.name}\tfile name\ta red circle" in r.stdout.splitlines()
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_says_what_happens_to_each_input(tmp_path):
+    folder = tmp_path / "in"
+    done = make_clip(folder / "a red circle-0.mp4", frames=2)
+    todo = make_clip(folder / "sub" / "clip.mp4", frames=2)
+    (folder / "sub" / "clip.mp4.txt").write_text("a corgi\n")
+    lost = make_clip(folder / "noprompt.mp4", frames=2)
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / done.name).write_bytes(b"an earlier result")
+    r = evs("refine", folder, "--out", out, "--dry-run")
+    assert r.returncode == 1, r.stderr  # some input would fail
+    lines = r.stdout.splitlines()
+    assert f"skip (output exists)\t{done}\t{out / done.name}\t-\t-" in lines
+    assert f"refine\t{todo}\t{out / 'sub' / 'clip.mp4'}\tclip.mp4.txt\ta corgi" in lines
+    assert any(line.startswith(f"fail\t{lost}\t") and "no prompt" in line for line in lines)
+    assert lines[-1] == "3 videos: 1 to refine, 1 to skip, 1 would fail"
+    assert sorted(p.name for p in out.iterdir()) == [done.name]
+    missing = evs("refine", tmp_path / "nope.mp4", "--dry-run")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (
+        f"evs: error: {tmp_path / 'nope.mp4'}: no such file or folder")
+
+
+def test_a_finished_folder_is_skipped_before_any_model_loads(tmp_path):
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / src.name).write_bytes(b"an earlier result")
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", src.parent, "--out", out, "--t2i", "/no/such/model", "--log", log)  # never loaded
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(log.read_text())
+    assert rec["status"] == "skipped" and rec["reason"] == "output exists"
+    assert (out / src.name).read_bytes() == b"an earlier result"
 
 
 @pytest.mark.parametrize("args,match", [
-    (["--set", "nV=9"], "nV must be in 1..3, got 9"),
+    (["--set", "nV=9"], "nV must be an integer in 1..3, got 9"),
     (["--set", "tq=1"], "unknown key 'tq'"),
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--t2i", "/no/such/model"], "T2I model '/no/such/model' not found"),
