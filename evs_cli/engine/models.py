@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import EvsError
+from ..errors import EvsError, read_text
 
 SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
@@ -115,6 +115,40 @@ def load_tokenizer(source: str | None, fallback_dirs=()):
                    "); pass --tokenizer with a folder or hub id holding one")
 
 
+def check_t2i_source(source: str) -> str:
+    """What can be known of a T2I source before loading it (run before any model loads); returns its kind."""
+    kind = _kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
+    if kind == "file" and not source.endswith(_CHECKPOINT_SUFFIXES):
+        raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
+    if kind == "folder":
+        for sub in ("unet", "vae", "text_encoder", "scheduler"):
+            if not (Path(source) / sub).is_dir():
+                raise EvsError(f"T2I model {source!r}: not a diffusers folder (no {sub}/ inside)")
+    return kind
+
+
+def check_t2v_source(source: str) -> str:
+    """What can be known of a motion adapter source before loading it; returns its kind."""
+    kind = _kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")
+    if kind == "folder":
+        if not (Path(source) / "config.json").is_file():
+            raise EvsError(f"T2V motion adapter {source!r}: folder has no config.json")
+        _check_adapter_config(Path(source) / "config.json")
+    if kind == "file" and (Path(source).parent / "config.json").is_file():
+        _check_adapter_config(Path(source).parent / "config.json")
+    return kind
+
+
+def check_sources(t2i: str, t2v: str) -> None:
+    """Both models' local paths, checked before any model loads (hub ids are checked when loaded)."""
+    check_t2i_source(resolve_source(t2i))
+    check_t2v_source(resolve_source(t2v))
+
+
 def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     """(tokenizer, text_encoder, vae, unet, scheduler_config) of an SD1.5-family model."""
     from diffusers import (
@@ -126,12 +160,8 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     from transformers import CLIPTextModel
 
     source = resolve_source(source)
-    kind = _kind(source)
-    if kind == "missing":
-        raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
+    kind = check_t2i_source(source)
     if kind == "file":
-        if not source.endswith(_CHECKPOINT_SUFFIXES):
-            raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
         here = Path(source).parent
         # Component configs from a diffusers layout beside the file (a fine-tune's own), else SD1.5's.
         config = here if (here / "model_index.json").is_file() and (here / "unet" / "config.json").is_file() else SD15_CONFIG
@@ -143,10 +173,6 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
         except Exception as e:  # noqa: BLE001
             raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({str(e).splitlines()[0]})") from e
         return pipe.tokenizer, pipe.text_encoder, pipe.vae, pipe.unet, dict(pipe.scheduler.config)
-    if kind == "folder":
-        for sub in ("unet", "vae", "text_encoder", "scheduler"):
-            if not (Path(source) / sub).is_dir():
-                raise EvsError(f"T2I model {source!r}: not a diffusers folder (no {sub}/ inside)")
     try:
         unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype)
         vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
@@ -171,9 +197,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
     from diffusers import MotionAdapter
 
     source = resolve_source(source)
-    kind = _kind(source)
-    if kind == "missing":
-        raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")
+    kind = check_t2v_source(source)
     if kind == "hub":
         repo, _, filename = source.partition(":")
         try:
@@ -185,8 +209,6 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
         except Exception as e:  # noqa: BLE001
             raise _hub_error("T2V motion adapter", source, e) from e
     elif kind == "folder":
-        if not (Path(source) / "config.json").is_file():
-            raise EvsError(f"T2V motion adapter {source!r}: folder has no config.json")
         try:
             return MotionAdapter.from_pretrained(source, torch_dtype=dtype)
         except Exception as e:  # noqa: BLE001
@@ -206,12 +228,26 @@ def _read_weights(path: Path) -> dict:
         raise EvsError(f"{path}: not a readable weights file ({str(e).splitlines()[0]})") from e
 
 
+def _check_adapter_config(cfg_file: Path) -> dict:
+    """The config of a MotionAdapter, not of another model (diffusers would build an adapter from a UNet's
+    config, with no weights to fill it, and fail later with a meta-tensor error)."""
+    try:
+        config = json.loads(read_text(cfg_file, "the model config"))
+    except ValueError as e:
+        raise EvsError(f"{cfg_file}: not valid JSON ({e})") from None
+    kind = config.get("_class_name", "MotionAdapter") if isinstance(config, dict) else type(config).__name__
+    if kind != "MotionAdapter":
+        raise EvsError(f"T2V motion adapter {cfg_file.parent}: its config.json describes a {kind}, not a "
+                       "MotionAdapter (--t2v takes an AnimateDiff motion adapter; the T2I model goes to --t2i)")
+    return config
+
+
 def _adapter_from_file(path: Path, dtype: torch.dtype):
     from accelerate import init_empty_weights
     from diffusers import MotionAdapter
 
     cfg_file = path.parent / "config.json"
-    config = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    config = _check_adapter_config(cfg_file) if cfg_file.is_file() else {}
     config = {k: v for k, v in config.items() if not k.startswith("_")}
     state = _read_weights(path)
     with init_empty_weights():

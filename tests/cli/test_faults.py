@@ -147,3 +147,14 @@ def test_a_sidecar_prompt_that_is_not_text_fails_that_video_alone(tmp_path, mode
     assert r.returncode == 1
     assert f"evs: error: {bad}.txt: the prompt sidecar is not UTF-8 text (byte 0xff at offset 2)" in r.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a red circle-0.mp4"]
+
+
+def test_a_model_of_the_wrong_kind_is_named_before_anything_loads(tmp_path, tiny_paths):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    unet = tiny_paths["t2i"] / "unet"
+    r = evs("refine", src, "--t2i", tiny_paths["t2i"], "--t2v", unet, "--out", tmp_path / "out")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"evs: error: T2V motion adapter {unet}: its config.json describes a UNet2DConditionModel, not a "
+        "MotionAdapter (--t2v takes an AnimateDiff motion adapter; the T2I model goes to --t2i)"]
+    assert not (tmp_path / "out").exists()
