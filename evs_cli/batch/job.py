@@ -16,7 +16,7 @@ import torch
 
 from ..errors import EvsError
 from ..io.prompts import resolve_prompt
-from ..io.video import probe_size, read_video, target_size, write_mp4, write_pngs
+from ..io.video import output_size, probe_size, read_video, target_size, write_mp4, write_pngs
 from .outputs import Claim, Job, discard, output_exists, publish, remove_others_temps, temp_path
 
 
@@ -34,6 +34,8 @@ class RunOptions:
     stale_after: float = 6 * 3600
     evaluate: bool = False  # add weight-free metrics of each output to its record
     max_pixels: int = 4 * 2**20  # working frame size (after resize) above which a video is refused
+    scale: float | None = None  # output = input size x scale (default 1: the input's size)
+    size: tuple[int, int] | None = None  # output size (W, H), instead of scale
     seed_per_video: bool = True  # derive each video's seed from `seed` and its relative path
     pipelined: bool = True  # read the next video and write the last one while the device refines (stream.py)
 
@@ -49,7 +51,8 @@ class Work:
     tmp: Path | None = None
     video: object = None  # io.video.Video, until written
     prompt: str = ""
-    size: tuple[int, int] = (0, 0)
+    size: tuple[int, int] = (0, 0)  # working size: sides multiples of 64
+    out_size: tuple[int, int] = (0, 0)  # what is written
     out: torch.Tensor | None = None
 
     @property
@@ -118,8 +121,12 @@ class VideoRefiner:
             work.video = read_video(job.input)
             work.prompt, source = resolve_prompt(job.input, job.rel, o.prompt, o.prompt_table)
             work.size = target_size(*work.video.size, o.preset.resize)
+            work.out_size = output_size(*work.video.size, o.scale, o.size, even=o.fmt == "mp4")
+            audio = "none" if not work.video.has_audio else "kept" if o.fmt == "mp4" else "dropped (png frames)"
             rec.update(prompt=work.prompt, prompt_source=source, fps=float(work.video.fps),
-                       input_size=list(work.video.size), output_size=list(work.size),
+                       frames_in=int(work.video.frames.shape[0]), audio=audio,
+                       input_size=list(work.video.size), working_size=list(work.size),
+                       output_size=list(work.out_size),
                        seconds={"read": round(time.perf_counter() - t, 4)})
         return work
 
@@ -130,7 +137,7 @@ class VideoRefiner:
             torch.cuda.reset_peak_memory_stats(self.device)
         with self._failures(work):
             out, report = self.engine.refine(work.video.frames, work.prompt, work.rec["seed"], on_stage=on_stage,
-                                             size=work.size)
+                                             size=work.size, out_size=work.out_size)
             sec = report["seconds"]
             work.out = out
             work.rec["seconds"].update(encode=round(sec["encode"], 4), stages=[round(s["seconds"], 4) for s in

@@ -52,8 +52,16 @@ def refine(
     compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile the UNets' and VAE's repeated blocks "
                                  "(preset runtime.compile). Costs about a minute per worker at start-up and a "
                                  "little more for each new video size; pays off over a folder."),
-    resize: Optional[float] = typer.Option(None, "--resize", help="Scale factor before refining (paper: 2.0); sides "
-                                           "are rounded to multiples of 64."),
+    resize: Optional[float] = typer.Option(None, "--resize", help="Working scale: frames are refined at input size x "
+                                           "this, each side resampled to the nearest multiple of 64 (the UNets "
+                                           "need it; the aspect ratio may change slightly inside, never in the "
+                                           "output). Default: the preset's runtime.resize (vc2, ad2, sfi: 2.0 as "
+                                           "in the paper; toy: 1.0)."),
+    scale: Optional[float] = typer.Option(None, "--scale", min=0.05, max=8.0, help="Output size = input size x "
+                                          "this (like Real-ESRGAN's --outscale). Default: 1, the input's own "
+                                          "size; odd sides of an MP4 are rounded down to even (H.264 yuv420p)."),
+    size: Optional[str] = typer.Option(None, "--size", metavar="WxH", help="Output size in pixels, instead of "
+                                       "--scale, e.g. 1024x640."),
     fmt: str = typer.Option("mp4", "--format", help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
     crf: int = typer.Option(17, "--crf", min=0, max=51, help="H.264 quality (lower is better)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them)."),
@@ -98,9 +106,12 @@ def refine(
         fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
     if not ray and (ray_address or ray_workers):
         fail(f"{'--ray-address' if ray_address else '--ray-workers'} needs --ray")
+    if scale is not None and size is not None:
+        fail("--scale and --size do not go together: give the output size one way")
     from ..batch.job import RunOptions
 
     try:
+        wh = parse_size(size) if size else None
         if ray:
             from ..batch.cluster import require_ray
 
@@ -111,6 +122,10 @@ def refine(
             _print_stages(p)
         jobs = plan_jobs(find_inputs(inputs), out, fmt, k_of_n)
         table = load_prompt_table(prompts) if prompts else {}
+        if not dry_run:
+            from ..engine.models import check_sources
+
+            check_sources(p.t2i_model, p.t2v_model)
     except EvsError as e:
         fail(str(e))
     if not jobs and shard:
@@ -120,7 +135,7 @@ def refine(
     if not jobs:
         fail("no video files found in " + ", ".join(inputs))
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
-                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on")
+                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on", scale=scale, size=wh)
     if dry_run:
         from .dry_run import print_plan
 
@@ -135,6 +150,8 @@ def refine(
     except EvsError as e:
         fail(str(e))
     todo = reporter.skip_finished(jobs, overwrite)  # decided before any model loads
+    if todo:
+        reporter.loading(p, "the Ray cluster" if ray else ", ".join(devs))
     try:
         if todo and ray:
             from ..batch.cluster import run_on_ray
@@ -153,6 +170,13 @@ def refine(
     if reporter.fatal and not ray and len(reporter.fatal) == len(devs):
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FAILED if counts.get("failed") else EXIT_OK)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().replace("×", "x").partition("x")
+    if not (sep and w.strip().isdigit() and h.strip().isdigit() and 2 <= int(w) <= 16384 and 2 <= int(h) <= 16384):
+        raise EvsError(f"--size must be WxH in pixels (2..16384 each), e.g. 1024x640, got {text!r}")
+    return int(w), int(h)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

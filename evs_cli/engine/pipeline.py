@@ -122,14 +122,16 @@ class Engine:
         return torch.cat(out)
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Clean latents -> uint8 (F, H, W, 3) on the CPU, copied back once, after the last chunk."""
+    def decode(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Clean latents -> uint8 (F, H, W, 3) on the CPU, resized on the device to `size` (W, H) if given,
+        copied back once, after the last chunk."""
         vae = self.models.vae
         chunk = self.vae_chunk(latents.shape[2] * 8, latents.shape[3] * 8)
         out = []
         for s in range(0, latents.shape[0], chunk):
             x = vae.decode((latents[s : s + chunk] / vae.config.scaling_factor).to(vae.dtype)).sample
-            out.append(((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
+            x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+            out.append(resize(x, *size) if size else x)
         return torch.cat(out).cpu()
 
     # -- refinement ---------------------------------------------------------------------------------
@@ -141,11 +143,12 @@ class Engine:
         return run_schedule(x0, self.stages, self.denoisers(prompt), noise, on_stage, clock)
 
     def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None,
-               size: tuple[int, int] | None = None):
+               size: tuple[int, int] | None = None, out_size: tuple[int, int] | None = None):
         """uint8 frames (F, H, W, 3) -> (refined uint8 frames, report with seconds and calls per phase).
 
-        `size` (W, H), sides multiples of 8 (64 for the UNets' skips), resizes on the device first.
-        The device is waited for once, when the frames come back.
+        `size` (W, H), sides multiples of 8 (64 for the UNets' skips): the working size, resized to on the
+        device first; `out_size` (W, H): the size the refined frames are resized to on the device after
+        decoding (default: the working size). The device is waited for once, when the frames come back.
         """
         clock = Clock(self.models.device)
         with clock.span("encode"):
@@ -153,7 +156,7 @@ class Engine:
         with clock.span("stages"):
             x0, stages = self.refine_latents(x0, prompt, seed, on_stage=on_stage, clock=clock)
         with clock.span("decode"):
-            out = self.decode(x0)
+            out = self.decode(x0, out_size)
         seconds = clock.resolve()
         fill_seconds(stages, seconds)
         if not torch.isfinite(x0).all():

@@ -109,6 +109,17 @@ def target_size(width: int, height: int, scale: float, multiple: int = 64) -> tu
     return side(width), side(height)
 
 
+def output_size(width: int, height: int, scale: float | None = None, size: tuple[int, int] | None = None,
+                even: bool = True) -> tuple[int, int]:
+    """The size a result is written at: `size` if given, else the input's times `scale` (default 1), so the
+    input's aspect ratio is kept. H.264 in yuv420p needs even sides, so with `even` an odd side is rounded
+    down to the next even number (a 101x71 clip comes back 100x70)."""
+    w, h = size if size else (round(width * (scale or 1.0)), round(height * (scale or 1.0)))
+    if even:
+        w, h = w - w % 2, h - h % 2
+    return max(2, w), max(2, h)
+
+
 def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None):
     """H.264 yuv420p at the given fps; audio packets copied from `audio_from` when it has audio."""
     import av

@@ -190,7 +190,10 @@ def test_a_finished_folder_is_skipped_before_any_model_loads(tmp_path):
     out.mkdir()
     (out / src.name).write_bytes(b"an earlier result")
     log = tmp_path / "log.jsonl"
-    r = evs("refine", src.parent, "--out", out, "--t2i", "/no/such/model", "--log", log)  # never loaded
+    hollow = tmp_path / "hollow"  # passes the checks made before loading, fails if ever loaded
+    for sub in ("unet", "vae", "text_encoder", "scheduler"):
+        (hollow / sub).mkdir(parents=True)
+    r = evs("refine", src.parent, "--out", out, "--t2i", hollow, "--log", log)
     assert r.returncode == 0, r.stderr
     rec = json.loads(log.read_text())
     assert rec["status"] == "skipped" and rec["reason"] == "output exists"
@@ -252,3 +255,29 @@ def test_audio_is_copied(tmp_path, models):
     with av.open(str(tmp_path / "out" / "refined.mp4")) as c:
         kinds = sorted(s.type for s in c.streams)
         assert kinds == ["audio", "video"] and c.streams.video[0].frames == 16
+
+
+@pytest.mark.parametrize("args,working,written", [
+    ([], [128, 64], [100, 70]),  # the input's own size and aspect ratio, whatever the working size
+    (["--scale", "2"], [128, 64], [200, 140]),
+    (["--size", "64x48"], [128, 64], [64, 48]),
+    (["--resize", "2", "--scale", "0.5"], [192, 128], [50, 34]),  # 35 is odd: rounded down for yuv420
+])
+def test_output_has_the_asked_size_and_the_input_aspect(tmp_path, tiny_paths, args, working, written):
+    models = ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--set", "tI=2", "--set", "tT2V=1"]
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2, size=(100, 70))
+    log = tmp_path / "log.jsonl"
+    r = evs("refine", src, *models, *(["--resize", "1"] if "--resize" not in args else []), *args,
+            "--out", tmp_path / "out", "--log", log)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(log.read_text())
+    assert rec["input_size"] == [100, 70] and rec["working_size"] == working and rec["output_size"] == written
+    assert read_video(tmp_path / "out" / src.name).frames.shape[1:3] == (written[1], written[0])
+
+
+def test_scale_and_size_are_checked_before_anything(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    for args, message in ((["--scale", "2", "--size", "64x64"], "--scale and --size do not go together"),
+                          (["--size", "64"], "--size must be WxH in pixels")):
+        r = evs("refine", src, *args, "--out", tmp_path / "out")
+        assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1]
