@@ -3,10 +3,12 @@ otherwise, JSON-lines timing records, and a closing summary."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -32,6 +35,20 @@ def open_log(path: Path) -> int:
         raise EvsError(f"{path}: cannot open the log ({e.strerror})") from e
 
 
+def run_fields() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("evs_cli")
+    except PackageNotFoundError:
+        v = "unknown"
+    return {"evs_version": v, "run_id": uuid.uuid4().hex[:12], "command": sys.argv[:]}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 class Reporter:
     def __init__(self, jobs, log: Path | None, quiet: bool, stages: list):
         self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
@@ -40,13 +57,17 @@ class Reporter:
         self.tty = self.err.is_terminal and not quiet
         self.log = open_log(log) if log else None
         self.log_path = log
+        self.run_fields = run_fields()  # evs version, run id, command line: in every record of this run
         self.records: list[dict] = []
+        self.to_run = len(jobs)  # videos that go to a worker (the bar and n/N count these)
+        self.ran = 0
         self.fatal: list[str] = []
         self.started = time.perf_counter()
         self.progress = None
         if self.tty:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=self.err, transient=False)
+                                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                     console=self.err, transient=False)
             self.overall = self.progress.add_task("videos", total=len(jobs))
             self.workers: dict[str, int] = {}
             self.progress.start()
@@ -56,14 +77,25 @@ class Reporter:
         folder is skipped without loading a model. (Workers check again: another run may finish one meanwhile.)"""
         from .outputs import output_exists
 
-        todo = []
+        todo = [j for j in jobs if overwrite or not output_exists(j.output)]
+        running = {id(j) for j in todo}
         for j in jobs:
-            if output_exists(j.output) and not overwrite:
+            if id(j) not in running:
                 self._done({"input": str(j.input), "output": str(j.output), "status": "skipped",
-                            "reason": "output exists", "worker": "-"})
-            else:
-                todo.append(j)
+                            "reason": "output exists", "worker": "-"}, counted=False)
+        self.to_run = len(todo)
+        if self.progress:  # instant skips would make the time left look shorter than it is
+            self.progress.update(self.overall, total=self.to_run)
+        if todo and not self.quiet and len(todo) < len(jobs):
+            self.err.print(f"evs: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already (skipped; "
+                           "--overwrite redoes them)")
         return todo
+
+    def loading(self, preset, workers: str) -> None:
+        """One line before the models load (tens of seconds on a cold disk): what loads, from where, where to."""
+        if not self.quiet:
+            self.err.print(f"evs: loading T2I {preset.t2i_model} and T2V {preset.t2v_model} on {workers}",
+                           markup=False)
 
     def for_jobs(self, jobs) -> "Reporter":
         """This reporter, for events whose "index" is a position in `jobs` (the videos left to run)."""
@@ -78,20 +110,26 @@ class Reporter:
                            markup=False)
         elif kind == "loaded" and self.progress:
             self.workers[ev["worker"]] = self.progress.add_task(f"  {ev['device']} idle", total=self.n_stages)
+        elif kind == "loaded" and not self.quiet:
+            print(f"loaded\tworker {ev['worker']}\t{ev['device']}\t{time.perf_counter() - self.started:.1f} s",
+                  file=sys.stderr, flush=True)
         elif kind == "start" and self.progress and ev["worker"] in self.workers:
-            self.progress.update(self.workers[ev["worker"]], completed=0,
-                                 description=f"  {ev['worker']}: {self.indexed[ev['index']].input.name}")
+            # reset, not update: the per-video timer starts again for each video
+            self.progress.reset(self.workers[ev["worker"]], total=self.n_stages,
+                                description=f"  {ev['worker']}: {self.indexed[ev['index']].input.name}")
         elif kind == "stage" and self.progress and ev["worker"] in self.workers:
             s = ev["stage"]
             self.progress.update(self.workers[ev["worker"]], completed=s["index"] + 1)
         elif kind == "done":
             self._done(ev["record"])
 
-    def _done(self, rec: dict) -> None:
+    def _done(self, rec: dict, counted: bool = True) -> None:
+        rec = {**self.run_fields, **rec, "finished": _now()}
         self.records.append(rec)
+        self.ran += counted
         if self.log is not None:
             os.write(self.log, (json.dumps(rec, default=str) + "\n").encode("utf-8"))
-        if self.progress:
+        if self.progress and counted:
             self.progress.advance(self.overall)
         status = rec["status"]
         if status == "failed":
@@ -99,7 +137,8 @@ class Reporter:
         elif not self.quiet and not self.tty:
             total = rec.get("seconds", {}).get("total")
             extra = f"{total:.1f} s" if status == "ok" and total is not None else rec.get("reason", "")
-            print(f"{status}\t{rec['input']}\t{rec['output']}\t{extra}", file=sys.stderr, flush=True)
+            n = f"{self.ran}/{self.to_run}" if counted else "-"
+            print(f"{n}\t{status}\t{rec['input']}\t{rec['output']}\t{extra}", file=sys.stderr, flush=True)
 
     def close(self, summary: bool = True) -> Counter:
         if self.progress:
