@@ -18,6 +18,7 @@ from ..errors import EvsError
 from ..io.prompts import resolve_prompt
 from ..io.video import output_size, probe_size, read_video, target_size, write_mp4, write_pngs
 from .outputs import Claim, Job, discard, output_exists, publish, remove_others_temps, temp_path
+from .settings import TAG_PREFIX, fingerprint
 
 
 @dataclass
@@ -79,6 +80,7 @@ class VideoRefiner:
         models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer)
         speed_up(models, compile=p.compile)
         self.engine = Engine(models, p)
+        self.settings = fingerprint(options)
 
     def process(self, job: Job, worker: str = "0", on_stage=None) -> dict:
         """All three steps, one after the other."""
@@ -96,6 +98,7 @@ class VideoRefiner:
                "worker": worker, "device": self.device, "dtype": self.dtype_name, "host": socket.gethostname(),
                "preset": o.preset.name, "params": _params(o.preset, self.dtype_name),
                "seed": video_seed(o.seed, job.rel) if o.seed_per_video else o.seed, "base_seed": o.seed,
+               "settings": self.settings,
                "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         work = Work(job, rec, time.perf_counter())
         if output_exists(job.output) and not o.overwrite:
@@ -157,7 +160,8 @@ class VideoRefiner:
                 job.output.parent.mkdir(parents=True, exist_ok=True)
                 if o.fmt == "mp4":
                     write_mp4(work.out, work.tmp, work.video.fps, o.crf,
-                              audio_from=job.input if work.video.has_audio else None)
+                              audio_from=job.input if work.video.has_audio else None,
+                              comment=TAG_PREFIX + self.settings)
                 else:
                     write_pngs(work.out, work.tmp)
                 work.rec["seconds"]["write"] = round(time.perf_counter() - t, 4)

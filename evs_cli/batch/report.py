@@ -72,17 +72,33 @@ class Reporter:
             self.workers: dict[str, int] = {}
             self.progress.start()
 
-    def skip_finished(self, jobs, overwrite: bool) -> list:
+    def skip_finished(self, jobs, overwrite: bool, settings: str = "", resume: str = "any") -> list:
         """Record the videos whose output exists as skipped (unless overwrite) and return the others: a finished
-        folder is skipped without loading a model. (Workers check again: another run may finish one meanwhile.)"""
+        folder is skipped without loading a model. (Workers check again: another run may finish one meanwhile.)
+
+        With resume "same", an output whose recorded settings fingerprint differs from `settings` is not
+        skipped silently: it fails with a line saying so (--overwrite redoes it, --resume any keeps it)."""
         from .outputs import output_exists
+        from .settings import recorded_fingerprint
 
         todo = [j for j in jobs if overwrite or not output_exists(j.output)]
         running = {id(j) for j in todo}
         for j in jobs:
-            if id(j) not in running:
-                self._done({"input": str(j.input), "output": str(j.output), "status": "skipped",
-                            "reason": "output exists", "worker": "-"}, counted=False)
+            if id(j) in running:
+                continue
+            rec = {"input": str(j.input), "output": str(j.output), "status": "skipped", "worker": "-"}
+            made_with = recorded_fingerprint(j.output) if resume == "same" else None
+            if resume == "any":
+                rec["reason"] = "output exists"
+            elif made_with == settings:
+                rec["reason"] = "output exists, made with the same settings"
+            elif made_with is None:
+                rec["reason"] = "output exists (it records no evs settings: an older evs, or a png folder)"
+            else:
+                rec.update(status="failed", settings=settings, output_settings=made_with,
+                           error=f"{j.output}: exists, made with other settings ({made_with}; this run: "
+                                 f"{settings}); --overwrite redoes it, --resume any keeps it")
+            self._done(rec, counted=False)
         self.to_run = len(todo)
         if self.progress:  # instant skips would make the time left look shorter than it is
             self.progress.update(self.overall, total=self.to_run)

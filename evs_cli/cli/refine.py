@@ -65,6 +65,10 @@ def refine(
     fmt: str = typer.Option("mp4", "--format", help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
     crf: int = typer.Option(17, "--crf", min=0, max=51, help="H.264 quality (lower is better)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them)."),
+    resume: str = typer.Option("same", "--resume", help="Which existing outputs a rerun skips. same: those made with "
+                               "this run's settings (preset values, models, seed, sizes, format: a fingerprint "
+                               "in each MP4's comment tag); one made otherwise fails with a line saying so. any: "
+                               "every existing output."),
     log: Optional[Path] = typer.Option(None, "--log", help="Append one JSON record per video (timings, calls, status)."),
     devices: Optional[str] = typer.Option(None, "--devices", help="Comma-separated devices, one worker each, e.g. "
                                           "cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else the CPU."),
@@ -100,6 +104,8 @@ def refine(
 
     if fmt not in ("mp4", "png"):
         fail(f"--format must be mp4 or png, got {fmt!r}")
+    if resume not in ("same", "any"):
+        fail(f"--resume must be same or any, got {resume!r}")
     if seed_per_video not in ("on", "off"):
         fail(f"--seed-per-video must be on or off, got {seed_per_video!r}")
     if ray and devices:
@@ -122,10 +128,6 @@ def refine(
             _print_stages(p)
         jobs = plan_jobs(find_inputs(inputs), out, fmt, k_of_n)
         table = load_prompt_table(prompts) if prompts else {}
-        if not dry_run:
-            from ..engine.models import check_sources
-
-            check_sources(p.t2i_model, p.t2v_model)
     except EvsError as e:
         fail(str(e))
     if not jobs and shard:
@@ -142,14 +144,17 @@ def refine(
         raise typer.Exit(print_plan(jobs, options))
     from ..batch.pool import check_devices, default_devices, run_jobs
     from ..batch.report import Reporter
+    from ..batch.settings import fingerprint
+    from ..engine.models import check_sources
 
     devs = [] if ray else [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     try:
         check_devices(devs)
+        check_sources(p.t2i_model, p.t2v_model)  # local model paths: cheap, and before any load
         reporter = Reporter(jobs, log, quiet, _stages(p))
     except EvsError as e:
         fail(str(e))
-    todo = reporter.skip_finished(jobs, overwrite)  # decided before any model loads
+    todo = reporter.skip_finished(jobs, overwrite, fingerprint(options), resume)  # before any model loads
     if todo:
         reporter.loading(p, "the Ray cluster" if ray else ", ".join(devs))
     try:

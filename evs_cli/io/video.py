@@ -120,12 +120,16 @@ def output_size(width: int, height: int, scale: float | None = None, size: tuple
     return max(2, w), max(2, h)
 
 
-def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None):
-    """H.264 yuv420p at the given fps; audio packets copied from `audio_from` when it has audio."""
+def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None,
+              comment: str | None = None):
+    """H.264 yuv420p at the given fps; audio packets copied from `audio_from` when it has audio; `comment`
+    in the container's comment tag (evs records its settings fingerprint there)."""
     import av
 
     arr = frames.numpy()
     with av.open(str(path), mode="w", format="mp4") as out:
+        if comment:
+            out.metadata["comment"] = comment
         v = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         v.width, v.height, v.pix_fmt = arr.shape[2], arr.shape[1], "yuv420p"
         v.options = {"crf": str(crf), "preset": "medium"}

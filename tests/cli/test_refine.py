@@ -72,9 +72,20 @@ def test_rerun_skips_and_overwrite_redoes(tmp_path, models):
     first = result.stat().st_mtime_ns
     r = evs("refine", folder, *models, "--out", out, "--log", log)
     assert r.returncode == 0 and result.stat().st_mtime_ns == first
+    # Other settings: the existing output is not taken for this run's result, and not overwritten either.
+    r = evs("refine", folder, *models, "--out", out, "--log", log, "--seed", 9)
+    assert r.returncode == 1 and result.stat().st_mtime_ns == first
+    assert f"evs: error: {result}: exists, made with other settings (" in r.stderr
+    assert "--overwrite redoes it, --resume any keeps it" in r.stderr
+    r = evs("refine", folder, *models, "--out", out, "--log", log, "--seed", 9, "--resume", "any")
+    assert r.returncode == 0 and result.stat().st_mtime_ns == first
     r = evs("refine", folder, *models, "--out", out, "--log", log, "--overwrite")
     assert r.returncode == 0 and result.stat().st_mtime_ns != first
-    assert [x["status"] for x in _records(log)] == ["ok", "skipped", "ok"]
+    recs = _records(log)
+    assert [x["status"] for x in recs] == ["ok", "skipped", "failed", "skipped", "ok"]
+    assert recs[1]["reason"] == "output exists, made with the same settings"
+    assert recs[2]["output_settings"] == recs[0]["settings"] != recs[2]["settings"]
+    assert recs[0]["run_id"] != recs[1]["run_id"] and recs[0]["evs_version"] == __import__("evs_cli").__version__
 
 
 def test_two_cpu_workers_share_a_folder(tmp_path, models):
