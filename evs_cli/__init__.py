@@ -25,14 +25,26 @@ The package is layered, lowest first; a module imports only from its own layer a
     cli/     the `evs` command: argument parsing and printing only
 """
 
-from .engine.models import ModelSet, load_models
-from .engine.pipeline import Engine, resize
-from .engine.preset import Preset, list_presets, load_preset, parse_override
-from .engine.stages import Injection, ScheduleParams, Stage, build_stages, count_calls
-from .errors import ConfigError, EvsError
-from .io.video import read_video, target_size, write_mp4
-
 __version__ = "0.1.0"
-__all__ = ["Engine", "ConfigError", "EvsError", "ModelSet", "load_models", "Preset", "list_presets", "load_preset",
-           "parse_override", "Injection", "ScheduleParams", "Stage", "build_stages", "count_calls", "read_video",
-           "resize", "target_size", "write_mp4"]
+
+# Where each public name lives. Imported on first use (PEP 562), so that `evs --version`, `--help` and
+# usage errors do not pay for importing torch and diffusers.
+_EXPORTS = {
+    "ModelSet": "engine.models", "load_models": "engine.models", "Engine": "engine.pipeline",
+    "resize": "engine.pipeline", "Preset": "engine.preset", "list_presets": "engine.preset",
+    "load_preset": "engine.preset", "parse_override": "engine.preset", "Injection": "engine.stages",
+    "ScheduleParams": "engine.stages", "Stage": "engine.stages", "build_stages": "engine.stages",
+    "count_calls": "engine.stages", "ConfigError": "errors", "EvsError": "errors", "read_video": "io.video",
+    "target_size": "io.video", "write_mp4": "io.video",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'evs_cli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

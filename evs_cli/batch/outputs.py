@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvsError
-from ..io.inputs import TMP_MARK
-from ..io.video import VIDEO_SUFFIXES
+from ..io.inputs import TMP_MARK, VIDEO_SUFFIXES
 
 CLAIM_SUFFIX = ".evs-claim"
 UNREADABLE_GRACE = 10.0  # seconds an empty or unparsable claim may be one still being written

@@ -13,9 +13,9 @@ from .app import app, console, fail
 
 @app.command("demo")
 def demo_cmd(
-    out: Path = typer.Option(Path("evs-demo"), "--out", "-o", help="Folder for the results."),
-    device: str = typer.Option("cpu", "--device", help="Torch device; the toy models are small enough for a CPU."),
-    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("evs-demo"), "--out", "-o", metavar='FOLDER', help="Folder for the results."),
+    device: str = typer.Option("cpu", "--device", metavar='DEVICE', help="Torch device; the toy models are small enough for a CPU."),
+    seed: int = typer.Option(0, "--seed", metavar='N', ),
 ):
     """Refine the bundled toy sample with the bundled toy models (no download, CPU, under a minute).
 

@@ -18,27 +18,27 @@ from .app import EXIT_FAILED, EXIT_OK, app, console, fail
     "  evs eval refined/ --reference originals/ --json scores.json\n\n"
     "  evs eval inputs/ refined_t2i/ refined_evs/ --log refined_evs.jsonl   (one row per folder)"))
 def eval_cmd(
-    targets: List[str] = typer.Argument(..., help="Videos or folders; several folders are compared side by side."),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="A video, or a folder matched by relative "
+    targets: List[str] = typer.Argument(..., metavar='TARGET', help="Videos or folders; several folders are compared side by side."),
+    reference: Optional[Path] = typer.Option(None, "--reference", metavar='FOLDER', help="A video, or a folder matched by relative "
                                              "path / file name, for PSNR and SSIM."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write per-video rows and per-folder means."),
-    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write per-video rows."),
-    logs: List[Path] = typer.Option([], "--log", help="Timing logs of `evs refine` (adds mean seconds per folder)."),
-    flow: str = typer.Option("dis", "--flow", help="Optical flow: dis or farneback."),
-    dino: Optional[str] = typer.Option(None, "--dino", help="DINO ViT-B/16 folder or cached hub id for VBench "
+    json_out: Optional[Path] = typer.Option(None, "--json", metavar='FILE', help="Write per-video rows and per-folder means."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", metavar='FILE', help="Write per-video rows."),
+    logs: List[Path] = typer.Option([], "--log", metavar='FILE', help="Timing logs of `evs refine` (adds mean seconds per folder)."),
+    flow: str = typer.Option("dis", "--flow", metavar='dis|farneback', help="Optical flow: dis or farneback."),
+    dino: Optional[str] = typer.Option(None, "--dino", metavar='WEIGHTS', help="DINO ViT-B/16 folder or cached hub id for VBench "
                                        "subject consistency (default: $EVS_DINO, else facebook/dino-vitb16 if "
                                        "cached). Skipped, with one line saying so, when absent."),
-    ap_head: Optional[str] = typer.Option(None, "--ap-head", help="Aesthetic Predictor v2.5 head "
+    ap_head: Optional[str] = typer.Option(None, "--ap-head", metavar='WEIGHTS', help="Aesthetic Predictor v2.5 head "
                                           "(aesthetic_predictor_v2_5.pth; default $EVS_AP_HEAD)."),
-    ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", help="SigLIP so400m-patch14-384 folder or cached "
+    ap_encoder: Optional[str] = typer.Option(None, "--ap-encoder", metavar='WEIGHTS', help="SigLIP so400m-patch14-384 folder or cached "
                                              "hub id (default $EVS_AP_ENCODER, else google/siglip-so400m-patch14-384)."),
-    amt: Optional[str] = typer.Option(None, "--amt", help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
+    amt: Optional[str] = typer.Option(None, "--amt", metavar='WEIGHTS', help="AMT-S checkpoint (amt-s.pth) for VBench motion smoothness "
                                       "(default $EVS_AMT, else amt_model/amt-s.pth in VBench's cache, "
                                       "$VBENCH_CACHE_DIR or ~/.cache/vbench, else the Hugging Face cache of "
                                       "lalala125/AMT)."),
-    dover: Optional[str] = typer.Option(None, "--dover", help="DOVER checkpoint (DOVER.pth) for the DOVER video "
+    dover: Optional[str] = typer.Option(None, "--dover", metavar='WEIGHTS', help="DOVER checkpoint (DOVER.pth) for the DOVER video "
                                         "quality score, 0-100 (default $EVS_DOVER)."),
-    device: Optional[str] = typer.Option(None, "--device", help="Where the weighted metrics run (default: cuda "
+    device: Optional[str] = typer.Option(None, "--device", metavar='DEVICE', help="Where the weighted metrics run (default: cuda "
                                          "if available, else cpu)."),
 ):
     """Measure videos. Without any weights: warping error and flicker (optical flow, occlusions masked),

@@ -26,8 +26,9 @@ def presets_list():
 
 
 @presets_app.command("show")
-def presets_show(name: str = typer.Argument(..., help="Preset name or YAML path."),
-                 sets: List[str] = typer.Option([], "--set", help="Overrides to apply first, e.g. tV=4.")):
+def presets_show(name: str = typer.Argument(..., metavar="NAME|FILE", help="Preset name or YAML path."),
+                 sets: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                                help="Overrides to apply first, e.g. tV=4.")):
     """Print a preset as YAML, defaults filled in and overrides applied (a valid preset file itself)."""
     try:
         p = resolve_preset(name, sets, None, None, None, None, None)

@@ -29,52 +29,56 @@ from .app import (
     "  evs refine in/ --preset ad2 --set tV=4 --devices cuda:0,cuda:1\n\n"
     "  evs refine clip.mp4 --preset sfi --dry-run"))
 def refine(
-    inputs: List[str] = typer.Argument(..., help="Video files (mp4 mov mkv webm avi gif), folders (searched "
-                                                 "recursively) or quoted globs."),
-    preset: str = typer.Option("vc2", "--preset", "-p", help="Shipped preset name (see `evs presets list`) or a YAML file."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (input's relative paths and file "
+    inputs: Optional[List[str]] = typer.Argument(None, metavar="INPUT", help="Video files (mp4 mov mkv webm avi "
+                                                 "gif), folders (searched recursively), quoted globs (relative "
+                                                 "paths kept below their fixed part), or - to read paths from "
+                                                 "stdin, one a line."),
+    from_list: Optional[Path] = typer.Option(None, "--from", metavar="LIST", help="Read more inputs from this file, "
+                                             "one path a line (# comments and blank lines skipped)."),
+    preset: str = typer.Option("vc2", "--preset", "-p", metavar='NAME|FILE', help="Shipped preset name (see `evs presets list`) or a YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar='PATH', help="Output folder (input's relative paths and file "
                                        "names kept, VBench-ready) or, for one input, a file. Default: ./evs-out"),
-    prompt: Optional[str] = typer.Option(None, "--prompt", help="One prompt for every video."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="JSON object or CSV/TSV of name -> prompt, or "
+    prompt: Optional[str] = typer.Option(None, "--prompt", metavar='TEXT', help="One prompt for every video."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", metavar='FILE', help="JSON object or CSV/TSV of name -> prompt, or "
                                            "VBench's prompt-list JSON. Else a sidecar <video>.txt, else VBench's "
                                            "<prompt>-<index>.mp4 file name."),
-    sets: List[str] = typer.Option([], "--set", help="Override a preset key, e.g. tV=4, nV=2, t2i.guidance=5 "
+    sets: List[str] = typer.Option([], "--set", metavar='KEY=VALUE', help="Override a preset key, e.g. tV=4, nV=2, t2i.guidance=5 "
                                    "(repeatable)."),
-    t2i: Optional[str] = typer.Option(None, "--t2i", help="T2I model: hub id, diffusers folder or .safetensors file."),
-    t2v: Optional[str] = typer.Option(None, "--t2v", help="T2V motion adapter: hub id (repo or repo:file), folder "
+    t2i: Optional[str] = typer.Option(None, "--t2i", metavar='MODEL', help="T2I model: hub id, diffusers folder or .safetensors file."),
+    t2v: Optional[str] = typer.Option(None, "--t2v", metavar='MODEL', help="T2V motion adapter: hub id (repo or repo:file), folder "
                                       "or .safetensors file."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="CLIP tokenizer folder or hub id (for single-file "
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", metavar='TOKENIZER', help="CLIP tokenizer folder or hub id (for single-file "
                                             "T2I checkpoints)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1,
+    seed: int = typer.Option(0, "--seed", metavar='N', min=0, max=2**63 - 1,
                              help="Noise seed; the same seed gives the same output."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="auto, bf16, fp16 or fp32. Default (preset runtime.dtype: "
+    dtype: Optional[str] = typer.Option(None, "--dtype", metavar='DTYPE', help="auto, bf16, fp16 or fp32. Default (preset runtime.dtype: "
                                         "auto): bf16 on GPUs with native bf16, fp16 on older GPUs, fp32 on the CPU."),
-    compile_blocks: bool = typer.Option(False, "--compile", help="torch.compile the UNets' and VAE's repeated blocks "
+    compile_blocks: bool = typer.Option(False, "--compile", metavar='', help="torch.compile the UNets' and VAE's repeated blocks "
                                  "(preset runtime.compile). Costs about a minute per worker at start-up and a "
                                  "little more for each new video size; pays off over a folder."),
-    resize: Optional[float] = typer.Option(None, "--resize", help="Working scale: frames are refined at input size x "
+    resize: Optional[float] = typer.Option(None, "--resize", metavar='FACTOR', help="Working scale: frames are refined at input size x "
                                            "this, each side resampled to the nearest multiple of 64 (the UNets "
                                            "need it; the aspect ratio may change slightly inside, never in the "
                                            "output). Default: the preset's runtime.resize (vc2, ad2, sfi: 2.0 as "
                                            "in the paper; toy: 1.0)."),
-    scale: Optional[float] = typer.Option(None, "--scale", min=0.05, max=8.0, help="Output size = input size x "
+    scale: Optional[float] = typer.Option(None, "--scale", metavar='FACTOR', min=0.05, max=8.0, help="Output size = input size x "
                                           "this (like Real-ESRGAN's --outscale). Default: 1, the input's own "
                                           "size; odd sides of an MP4 are rounded down to even (H.264 yuv420p)."),
     size: Optional[str] = typer.Option(None, "--size", metavar="WxH", help="Output size in pixels, instead of "
                                        "--scale, e.g. 1024x640."),
-    fmt: str = typer.Option("mp4", "--format", help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
-    crf: int = typer.Option(17, "--crf", min=0, max=51, help="H.264 quality (lower is better)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo outputs that already exist (default: skip them)."),
-    resume: str = typer.Option("same", "--resume", help="Which existing outputs a rerun skips. same: those made with "
+    fmt: str = typer.Option("mp4", "--format", metavar='mp4|png', help="mp4 (H.264, yuv420p) or png (a folder of lossless frames)."),
+    crf: int = typer.Option(17, "--crf", metavar='N', min=0, max=51, help="H.264 quality (lower is better)."),
+    overwrite: bool = typer.Option(False, "--overwrite", metavar='', help="Redo outputs that already exist (default: skip them)."),
+    resume: str = typer.Option("same", "--resume", metavar='same|any', help="Which existing outputs a rerun skips. same: those made with "
                                "this run's settings (preset values, models, seed, sizes, format: a fingerprint "
                                "in each MP4's comment tag); one made otherwise fails with a line saying so. any: "
                                "every existing output."),
-    log: Optional[Path] = typer.Option(None, "--log", help="Append one JSON record per video (timings, calls, status)."),
-    devices: Optional[str] = typer.Option(None, "--devices", help="Comma-separated devices, one worker each, e.g. "
+    log: Optional[Path] = typer.Option(None, "--log", metavar='FILE', help="Append one JSON record per video (timings, calls, status)."),
+    devices: Optional[str] = typer.Option(None, "--devices", metavar='DEVICES', help="Comma-separated devices, one worker each, e.g. "
                                           "cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else the CPU."),
-    ray: bool = typer.Option(False, "--ray", help="Run on a Ray cluster: one actor per GPU it offers (CPU actors "
+    ray: bool = typer.Option(False, "--ray", metavar='', help="Run on a Ray cluster: one actor per GPU it offers (CPU actors "
                              "if it has none). Inputs and --out must be on a filesystem every node sees. Needs "
-                             "pip install 'evs_cli[ray]'."),
+                             "pip install 'evs_cli\\[ray]'."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", metavar="ADDRESS", help="With --ray: the "
                                               "cluster to join. Default: RAY_ADDRESS, else the cluster `ray start` "
                                               "left on this machine, else a new local one."),
@@ -83,17 +87,17 @@ def refine(
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N", help="Keep only shard K of N (0 <= K < N) "
                                         "of the videos, by a stable hash of their relative paths: one shard per "
                                         "task of a job array (e.g. --shard $SLURM_ARRAY_TASK_ID/8)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved stages and what would happen to each "
+    dry_run: bool = typer.Option(False, "--dry-run", metavar='', help="Print the resolved stages and what would happen to each "
                                  "input (output, prompt, refine or skip); loads no model."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
-    evaluate: bool = typer.Option(False, "--eval", help="Add each output's weight-free metrics (see `evs eval`) "
+    quiet: bool = typer.Option(False, "--quiet", "-q", metavar='', help="Print nothing but errors."),
+    evaluate: bool = typer.Option(False, "--eval", metavar='', help="Add each output's weight-free metrics (see `evs eval`) "
                                   "to its log record."),
-    stale_after: float = typer.Option(6 * 3600, "--stale-after", help="Seconds after which another run's claim on "
+    stale_after: float = typer.Option(6 * 3600, "--stale-after", metavar='SECONDS', help="Seconds after which another run's claim on "
                                       "an output is considered abandoned."),
-    seed_per_video: str = typer.Option("on", "--seed-per-video", help="on: each video's noise seed is derived "
+    seed_per_video: str = typer.Option("on", "--seed-per-video", metavar='on|off', help="on: each video's noise seed is derived "
                                        "from --seed and its relative path (stable across runs and machines; VBench's "
                                        "five samples of a prompt get different noise); off: every video uses --seed."),
-    max_pixels: int = typer.Option(4 * 2**20, "--max-pixels", min=1, help="Refuse a video whose frames, after "
+    max_pixels: int = typer.Option(4 * 2**20, "--max-pixels", metavar='PIXELS', min=1, help="Refuse a video whose frames, after "
                                    "--resize, have more pixels than this (checked before decoding it; the "
                                    "default is 2048x2048)."),
 ):
@@ -114,8 +118,6 @@ def refine(
         fail(f"{'--ray-address' if ray_address else '--ray-workers'} needs --ray")
     if scale is not None and size is not None:
         fail("--scale and --size do not go together: give the output size one way")
-    from ..batch.job import RunOptions
-
     try:
         wh = parse_size(size) if size else None
         if ray:
@@ -126,16 +128,19 @@ def refine(
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
         if dry_run:
             _print_stages(p)
+        inputs = _expand_lists(inputs or [], from_list)
         jobs = plan_jobs(find_inputs(inputs), out, fmt, k_of_n)
         table = load_prompt_table(prompts) if prompts else {}
     except EvsError as e:
         fail(str(e))
     if not jobs and shard:
         if not quiet:
-            print(f"evs: shard {shard} holds none of the videos in " + ", ".join(inputs), file=sys.stderr)
+            print(f"evs: shard {shard} holds none of the videos in {_named(inputs)}", file=sys.stderr)
         raise typer.Exit(EXIT_OK)
     if not jobs:
-        fail("no video files found in " + ", ".join(inputs))
+        fail(f"no video files found in {_named(inputs)}")
+    from ..batch.job import RunOptions
+
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
                          max_pixels=max_pixels, seed_per_video=seed_per_video == "on", scale=scale, size=wh)
     if dry_run:
@@ -175,6 +180,39 @@ def refine(
     if reporter.fatal and not ray and len(reporter.fatal) == len(devs):
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FAILED if counts.get("failed") else EXIT_OK)
+
+
+_BOOLEAN_WORDS = {"true", "false", "yes", "no", "on", "off"}
+
+
+def _not_a_flag_value(arg: str) -> None:
+    """`--overwrite true`: flags take no value, so 'true' arrives as an input; say that, not 'no such file'."""
+    if arg.lower() not in _BOOLEAN_WORDS or Path(arg).exists():
+        return
+    argv = sys.argv[1:]
+    for before, token in zip(argv, argv[1:]):
+        if token == arg and before.startswith("-") and "=" not in before:
+            raise EvsError(f"{before} is a flag and takes no value: drop {arg!r} (leave the flag out for "
+                           "the default)")
+
+
+def _named(inputs: list[str]) -> str:
+    return ", ".join(inputs[:3]) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+
+
+def _expand_lists(inputs: list[str], from_list: Path | None) -> list[str]:
+    """The command line's inputs with '-' replaced by the paths on stdin, then those of --from."""
+    from ..io.inputs import read_input_list
+
+    out: list[str] = []
+    for a in inputs:
+        _not_a_flag_value(a)
+        out += read_input_list("-", sys.stdin) if a == "-" else [a]
+    if from_list is not None:
+        out += read_input_list(str(from_list))
+    if not out:
+        raise EvsError("no inputs: name video files, folders or globs, - for stdin, or --from LIST")
+    return out
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -20,16 +20,14 @@ from pathlib import Path
 import torch
 
 from ..errors import EvsError, read_text
+from .options import DTYPE_ALIASES, DTYPE_NAMES
 
 SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
 _CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
-          "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
-
-
-DTYPE_NAMES = ("auto", "bf16", "fp16", "fp32")
+_TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {name: _TORCH_DTYPES[short] for name, short in DTYPE_ALIASES.items()}
 
 
 def parse_dtype(name: str) -> torch.dtype:

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 
@@ -25,17 +23,6 @@ from .timing import Clock
 # up block's 256-channel upsample and its convolutions). The budget keeps VC2 (640x1024) within 16 GB.
 VAE_VALUES_PER_PIXEL = 768
 VAE_BUDGET_BYTES = 4 * 2**30
-
-
-@dataclass
-class ModelOptions:
-    """How one model is sampled: its scheduler (class + overrides of the T2I model's config), steps, CFG."""
-
-    scheduler: str
-    scheduler_config: dict = field(default_factory=dict)
-    steps: int = 50
-    guidance: float = 1.0
-    negative_prompt: str = ""
 
 
 def preset_grids(preset, scheduler_config: dict) -> dict[str, Grid]:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, read_text
-from .pipeline import ModelOptions
+from .options import DTYPE_ALIASES, DTYPE_NAMES, ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
 DEFAULTS: dict[str, Any] = {
@@ -132,7 +132,6 @@ class Preset:
         return p
 
     def validate(self) -> None:
-        from .models import DTYPE_NAMES, DTYPES
         from .stages import build_stages
 
         for model in ("t2i", "t2v"):
@@ -155,7 +154,7 @@ class Preset:
             raise ConfigError(f"runtime.t2v_overlap must be in 0..{rt['t2v_window'] - 1}, got {rt['t2v_overlap']!r}")
         if not isinstance(rt["resize"], (int, float)) or not 0 < rt["resize"] <= 8:
             raise ConfigError(f"runtime.resize must be in (0, 8], got {rt['resize']!r}")
-        if rt["dtype"] != "auto" and rt["dtype"] not in DTYPES:
+        if rt["dtype"] != "auto" and rt["dtype"] not in DTYPE_ALIASES:
             raise ConfigError(f"runtime.dtype must be one of {', '.join(DTYPE_NAMES)}, got {rt['dtype']!r}")
         for k in ("t2i", "t2v"):
             if not isinstance(self.data["models"][k], str) or not self.data["models"][k]:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from .layers import check_layer_names
 
 MODELS = ("t2i", "t2v")
 STARTS = ("sdedit", "invert")
@@ -94,9 +95,6 @@ def build_stages(p: ScheduleParams) -> list[Stage]:
 
 
 def validate_params(p: ScheduleParams) -> None:
-    from .sfi import (
-        check_layer_names,  # local: keeps this module free of torch at import
-    )
 
     if p.composition not in COMPOSITIONS:
         raise ConfigError(f"composition must be one of {', '.join(COMPOSITIONS)}, got {p.composition!r}")
@@ -124,7 +122,6 @@ def validate_params(p: ScheduleParams) -> None:
 
 
 def validate_stage(s: Stage, steps: int, where: str) -> None:
-    from .sfi import check_layer_names  # local: keeps this module free of torch at import
 
     if s.model not in MODELS:
         raise ConfigError(f"{where}.model must be one of {', '.join(MODELS)}, got {s.model!r}")

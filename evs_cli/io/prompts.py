@@ -14,7 +14,8 @@ _VBENCH_NAME = re.compile(r"^(?P<prompt>.+)-(?P<index>\d+)$")
 
 
 def load_prompt_table(path: Path) -> dict[str, str]:
-    """name -> prompt from a JSON object, VBench's prompt-list JSON, or a CSV/TSV of name, prompt."""
+    """name -> prompt from a JSON object, VBench's prompt-list JSON or plain list (.txt, one prompt a line,
+    matched through the videos' <prompt>-<index> names), or a CSV/TSV of name, prompt."""
     path = Path(path)
     text = read_text(path, "the prompts file")
     if not text.strip():
@@ -34,6 +35,8 @@ def load_prompt_table(path: Path) -> dict[str, str]:
                     out[p] = p
             return out
         raise EvsError(f"{path}: expected a JSON object of name -> prompt or a VBench prompt list")
+    if path.suffix.lower() == ".txt":  # VBench's plain lists (all_dimension.txt): one prompt a line
+        return {line.strip(): line.strip() for line in text.splitlines() if line.strip()}
     dialect = "excel-tab" if path.suffix.lower() == ".tsv" or "\t" in text.splitlines()[0] else "excel"
     rows = [r for r in csv.reader(text.splitlines(), dialect=dialect) if r]
     if rows and [c.strip().lower() for c in rows[0][:2]] in (["name", "prompt"], ["file", "prompt"], ["video", "prompt"]):

@@ -13,8 +13,6 @@ import torch
 
 from ..errors import EvsError
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")
-
 
 @dataclass
 class Video:

@@ -77,3 +77,43 @@ def test_the_summary_repeats_failures_and_names_outputs_and_log(tmp_path, tiny_p
     tail = r.stderr.strip().splitlines()[-2:]
     assert tail[0].startswith(f"failed: {lost}: no prompt")
     assert tail[1] == f"outputs: {(tmp_path / 'out').resolve()}; log: {log}"
+
+
+def _dry(*args, **kw):
+    r = evs("refine", *args, "--dry-run", **kw)
+    assert r.returncode == 0, r.stderr
+    return [line.split("\t") for line in r.stdout.splitlines() if line.startswith("refine\t")]
+
+
+def test_inputs_from_a_list_stdin_and_globs_keep_relative_paths(tmp_path):
+    a = make_clip(tmp_path / "vb" / "sub" / "a dog-0.mp4", frames=2)
+    b = make_clip(tmp_path / "vb" / "other" / "a cat-1.mp4", frames=2)
+    out = tmp_path / "out"
+    rows = _dry(str(tmp_path / "vb" / "**" / "a d*.mp4"), "--out", out)
+    assert [r[2] for r in rows] == [str(out / "sub" / "a dog-0.mp4")]  # sub/ kept, as for a folder input
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# the videos\n{a}\n\n{b}\n")
+    assert [r[1] for r in _dry("--from", listing, "--out", out)] == [str(a), str(b)]
+    assert [r[1] for r in _dry("-", "--out", out, input=f"{b}\n")] == [str(b)]
+    r = evs("refine", "--from", tmp_path / "none.txt", "--dry-run")
+    assert r.returncode == 2 and "none.txt: cannot read the input list" in r.stderr.strip().splitlines()[-1]
+
+
+def test_vbench_plain_prompt_list_gives_the_full_prompt(tmp_path):
+    clip = make_clip(tmp_path / "a dog running on the beach-3.mp4", frames=2)
+    plain = tmp_path / "all_dimension.txt"
+    plain.write_text("a cat sitting\na dog running on the beach\n")
+    (row,) = _dry(clip, "--prompts", plain, "--out", tmp_path / "out")
+    assert row[3:] == ["--prompts", "a dog running on the beach"]
+
+
+def test_help_reads_as_words_and_flags_take_no_value(tmp_path):
+    r = evs("refine", "--help", env_extra={"COLUMNS": "200"})
+    assert r.returncode == 0
+    options = r.stdout[r.stdout.index("Options"):]
+    assert "<bool>" not in options and "<str>" not in options and "<list[str]>" not in options
+    assert "pip install 'evs_cli[ray]'" in " ".join(r.stdout.split())
+    src = make_clip(tmp_path / "a dog-0.mp4", frames=2)
+    r = evs("refine", src, "--overwrite", "true", "--dry-run")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "evs: error: --overwrite is a flag and takes no value: drop 'true' (leave the flag out for the default)"]
