@@ -62,6 +62,9 @@ def cluster(tmp_path_factory):
     except ProcessLookupError:
         pass
     head.wait(timeout=30)
+    current = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+        current.unlink()  # a killed head leaves its address here, and the next ray.init() would wait on it
     if previous is None:
         os.environ.pop("RAY_AUTH_MODE")
     else:
@@ -161,6 +164,19 @@ def test_ctrl_c_on_the_driver_stops_every_actor_and_leaves_nothing(tmp_path, clu
     while _actor_processes() and time.time() < deadline:
         time.sleep(0.2)
     assert _actor_processes() == []
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_in_seconds(tmp_path, models):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    started = time.time()
+    r = evs("refine", src, *models, "--out", tmp_path / "out", "--ray", env_extra={"RAY_ADDRESS": f"127.0.0.1:{port}"})
+    assert r.returncode == 2 and time.time() - started < 60
+    assert r.stderr.strip().splitlines()[-1] == (f"evs: error: --ray: no Ray cluster answers at 127.0.0.1:{port} "
+                                                 "(RAY_ADDRESS); start one with `ray start --head`")
+    assert not (tmp_path / "out").exists()
 
 
 def test_without_ray_installed_the_flag_says_how_to_get_it(tmp_path, models):
