@@ -57,6 +57,7 @@ def eval_cmd(
         write_csv,
         write_json,
     )
+    from ..io.inputs import find_inputs
 
     if flow not in ("dis", "farneback"):
         fail(f"--flow must be dis or farneback, got {flow!r}")
@@ -64,6 +65,9 @@ def eval_cmd(
         import torch
 
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        find_inputs(targets)  # a missing path or an empty folder fails before any weights are looked for
+        if reference is not None and not reference.exists():
+            raise EvsError(f"{reference}: no such reference file or folder")
         timing = timing_by_group(targets, logs)  # a bad log is found before minutes of scoring
         rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover))
     except EvsError as e:

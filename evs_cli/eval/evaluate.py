@@ -62,8 +62,9 @@ def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis"
 
 
 def timing_by_group(groups: list[str], logs: list[Path]) -> dict[str, float]:
-    """Mean refine seconds of the ok records whose output lies in each group."""
-    recs = []
+    """Mean refine seconds of the ok records whose output lies in each group, each output counted once: its
+    latest record (a log appended to by a run and its reruns with --overwrite holds several)."""
+    latest: dict[Path, dict] = {}
     for log in logs:
         for n, line in enumerate(read_text(log, "the log").splitlines(), 1):
             if line.strip():
@@ -73,7 +74,8 @@ def timing_by_group(groups: list[str], logs: list[Path]) -> dict[str, float]:
                     raise EvsError(f"{log}: line {n} is not a JSON record ({e.msg})") from None
                 if isinstance(rec, dict) and rec.get("status") == "ok" and isinstance(rec.get("output"), str) \
                         and isinstance(rec.get("seconds"), dict) and isinstance(rec["seconds"].get("total"), (int, float)):
-                    recs.append(rec)  # only evs refine's finished records carry a time to report
+                    latest[Path(rec["output"]).resolve()] = rec  # only finished records carry a time
+    recs = list(latest.values())
     out = {}
     for g in groups:
         root = Path(g).resolve()

@@ -57,6 +57,12 @@ def test_a_bad_timing_log_is_one_line_before_scoring(tmp_path, folders, content,
     assert not (tmp_path / "m.json").exists()
 
 
+def test_a_missing_path_fails_before_any_weights_are_looked_for(tmp_path):
+    r = evs("eval", tmp_path / "nope")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"evs: error: {tmp_path / 'nope'}: no such file or folder"]
+
+
 def test_compare_writes_sheet_plot_and_side_by_side(tmp_path, folders):
     clean, bad = folders
     a, b = clean / "clip-0.mp4", bad / "clip-0.mp4"

@@ -1,0 +1,27 @@
+"""`evs eval --log`: mean refine seconds per folder, each output counted once (its latest record)."""
+
+import json
+
+import pytest
+
+from evs_cli.errors import EvsError
+from evs_cli.eval.evaluate import timing_by_group
+
+
+def test_each_output_counts_once_with_its_latest_record(tmp_path):
+    out = tmp_path / "refined"
+    log = tmp_path / "log.jsonl"
+    recs = [{"status": "ok", "output": str(out / "a.mp4"), "seconds": {"total": 10.0}},
+            {"status": "ok", "output": str(out / "b.mp4"), "seconds": {"total": 4.0}},
+            {"status": "skipped", "output": str(out / "a.mp4")},
+            {"status": "ok", "output": str(out / "a.mp4"), "seconds": {"total": 2.0}},  # rerun with --overwrite
+            {"status": "ok", "output": str(tmp_path / "elsewhere" / "c.mp4"), "seconds": {"total": 99.0}}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert timing_by_group([str(out)], [log]) == {str(out): 3.0}
+
+
+def test_a_log_line_that_is_not_json_names_the_line(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"status": "ok"}\n{oops\n')
+    with pytest.raises(EvsError, match=r"log\.jsonl: line 2 is not a JSON record"):
+        timing_by_group([str(tmp_path)], [log])
