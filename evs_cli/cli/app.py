@@ -10,6 +10,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import sys  # noqa: E402
+import warnings  # noqa: E402
+
+# Deprecation notes and advice from the libraries are for their developers, not for our users' terminals
+# and cron mail; what a user must act on reaches them as an `evs: error:` line.
+warnings.filterwarnings("ignore", module=r"(huggingface_hub|diffusers|transformers|accelerate|torch)(\.|$)")
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402

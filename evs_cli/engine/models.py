@@ -13,6 +13,7 @@ Model sources, for both models:
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,20 @@ def _kind(source: str) -> str:
     return "missing"
 
 
+def _hf_cache() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return str(HF_HUB_CACHE)
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        return "~/.cache/huggingface/hub"
+
+
 def _hub_error(what: str, source: str, err: Exception) -> EvsError:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return EvsError(f"{what} {source!r} is not in the Hugging Face cache ({_hf_cache()}), and HF_HUB_OFFLINE "
+                        "forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local "
+                        "folder or file")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return EvsError(f"{what} {source!r}: not a local file or folder, and the hub id could not be loaded "
                     f"from the Hugging Face hub or cache ({first})")

@@ -158,3 +158,17 @@ def test_a_model_of_the_wrong_kind_is_named_before_anything_loads(tmp_path, tiny
         f"evs: error: T2V motion adapter {unet}: its config.json describes a UNet2DConditionModel, not a "
         "MotionAdapter (--t2v takes an AnimateDiff motion adapter; the T2I model goes to --t2i)"]
     assert not (tmp_path / "out").exists()
+
+
+def test_offline_without_the_model_cached_is_one_line(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    cache = tmp_path / "hf"
+    r = evs("refine", src, "--t2i", "nobody/no-such-model", "--out", tmp_path / "out",
+            env_extra={"HF_HOME": str(cache), "HF_HUB_CACHE": str(cache / "hub")})
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == (f"evs: error: T2I model 'nobody/no-such-model' is not in the Hugging Face cache ({cache / 'hub'}), "
+                         "and HF_HUB_OFFLINE forbids downloading it: unset HF_HUB_OFFLINE once to download it, or "
+                         "pass a local folder or file")
+    assert all(line.startswith("evs: ") for line in lines), r.stderr  # no library warnings, no empty summary
+    assert not (tmp_path / "out").exists()
