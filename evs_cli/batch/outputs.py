@@ -67,6 +67,24 @@ def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str,
     return jobs
 
 
+def check_writable(jobs: list[Job]) -> None:
+    """Every output's folder can be created and written, checked before any model loads: --out naming a file,
+    or a folder this user may not write, is one setup error instead of one failure per video."""
+    seen: set[Path] = set()
+    for j in jobs:
+        folder = j.output.parent.resolve()
+        if folder in seen:
+            continue
+        seen.add(folder)
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise EvsError(f"--out: {existing} is a file, not a folder (outputs would go to {folder})")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise EvsError(f"--out: cannot write in {existing} (permission denied)")
+
+
 def output_exists(path: Path) -> bool:
     return path.is_file() or (path.is_dir() and any(path.iterdir()))
 

@@ -147,6 +147,7 @@ def refine(
         from .dry_run import print_plan
 
         raise typer.Exit(print_plan(jobs, options))
+    from ..batch.outputs import check_writable
     from ..batch.pool import check_devices, default_devices, run_jobs
     from ..batch.report import Reporter
     from ..batch.settings import fingerprint
@@ -155,6 +156,7 @@ def refine(
     devs = [] if ray else [d.strip() for d in devices.split(",") if d.strip()] if devices else default_devices()
     try:
         check_devices(devs)
+        check_writable(jobs)
         check_sources(p.t2i_model, p.t2v_model)  # local model paths: cheap, and before any load
         reporter = Reporter(jobs, log, quiet, _stages(p))
     except EvsError as e:

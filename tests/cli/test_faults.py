@@ -172,3 +172,16 @@ def test_offline_without_the_model_cached_is_one_line(tmp_path):
                          "pass a local folder or file")
     assert all(line.startswith("evs: ") for line in lines), r.stderr  # no library warnings, no empty summary
     assert not (tmp_path / "out").exists()
+
+
+def test_out_naming_a_file_is_one_setup_error_before_any_model(tmp_path, models):
+    a = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    b = make_clip(tmp_path / "in" / "a red circle-1.mp4", frames=2)
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "sub"):
+        r = evs("refine", a, b, *models, "--out", out)
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines() == [
+            f"evs: error: --out: {blocker} is a file, not a folder (outputs would go to {out})"]
+    assert blocker.read_text() == "not a folder"
