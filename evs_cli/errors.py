@@ -24,3 +24,13 @@ def read_text(path, what: str, error: type[EvsError] = EvsError) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise error(f"{path}: {what} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from None
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (a file name may hold a newline or a terminal escape): what
+    evs prints about a file stays one line, and cannot move the cursor or recolour the terminal."""
+    return str(text).translate(_CONTROL)

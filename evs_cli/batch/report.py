@@ -23,6 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..errors import one_line
+
 
 def open_log(path: Path) -> int:
     """An O_APPEND descriptor: one os.write per record, so runs sharing a log never interleave lines."""
@@ -132,7 +134,7 @@ class Reporter:
         elif kind == "start" and self.progress and ev["worker"] in self.workers:
             # reset, not update: the per-video timer starts again for each video
             self.progress.reset(self.workers[ev["worker"]], total=self.n_stages,
-                                description=f"  {ev['worker']}: {self.indexed[ev['index']].input.name}")
+                                description=f"  {ev['worker']}: {one_line(self.indexed[ev['index']].input.name)}")
         elif kind == "stage" and self.progress and ev["worker"] in self.workers:
             s = ev["stage"]
             self.progress.update(self.workers[ev["worker"]], completed=s["index"] + 1)
@@ -149,12 +151,13 @@ class Reporter:
             self.progress.advance(self.overall)
         status = rec["status"]
         if status == "failed":
-            self.err.print(f"evs: error: {rec['error']}", markup=False)
+            self.err.print(f"evs: error: {one_line(rec['error'])}", markup=False)
         elif not self.quiet and not self.tty:
             total = rec.get("seconds", {}).get("total")
             extra = f"{total:.1f} s" if status == "ok" and total is not None else rec.get("reason", "")
             n = f"{self.ran}/{self.to_run}" if counted else "-"
-            print(f"{n}\t{status}\t{rec['input']}\t{rec['output']}\t{extra}", file=sys.stderr, flush=True)
+            print(f"{n}\t{status}\t{one_line(rec['input'])}\t{one_line(rec['output'])}\t{extra}", file=sys.stderr,
+                  flush=True)
 
     def close(self, summary: bool = True) -> Counter:
         if self.progress:
@@ -171,7 +174,7 @@ class Reporter:
 
     def _after_table(self) -> list[str]:
         """The failures again (they scrolled by), what was left undone, and where the results are."""
-        lines = [f"failed: {r['error']}" for r in self.records if r["status"] == "failed"]
+        lines = [f"failed: {one_line(r['error'])}" for r in self.records if r["status"] == "failed"]
         undone = len(self.jobs) - len(self.records)
         if undone:
             lines.append(f"not done: {undone} video{'' if undone == 1 else 's'} (interrupted; rerun the same "

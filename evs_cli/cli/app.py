@@ -53,7 +53,9 @@ def console() -> Console:
 
 
 def fail(msg: str, code: int = EXIT_USAGE):
-    print(f"evs: error: {msg}", file=sys.stderr)
+    from ..errors import one_line
+
+    print(f"evs: error: {one_line(msg)}", file=sys.stderr)
     raise typer.Exit(code)
 
 

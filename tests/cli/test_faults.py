@@ -185,3 +185,13 @@ def test_out_naming_a_file_is_one_setup_error_before_any_model(tmp_path, models)
         assert r.stderr.strip().splitlines() == [
             f"evs: error: --out: {blocker} is a file, not a folder (outputs would go to {out})"]
     assert blocker.read_text() == "not a folder"
+
+
+def test_control_characters_in_a_name_stay_escaped_on_one_line(tmp_path, models):
+    bad = make_clip(tmp_path / "in" / "two\nlines\x1b[31m.mp4", frames=2)  # no prompt: it fails, named
+    r = evs("refine", bad, *models, "--out", tmp_path / "out")
+    assert r.returncode == 1
+    errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
+    assert errors == [f"evs: error: {tmp_path}/in/two\\nlines\\x1b[31m.mp4: no prompt (pass --prompt or --prompts "
+                      "FILE, add two\\nlines\\x1b[31m.mp4.txt, or name it <prompt>-<index>.mp4)"]
+    assert "\x1b" not in r.stderr
