@@ -9,7 +9,8 @@ import torch  # noqa: E402
 
 from evs_cli.toy.tiny import save_tiny_models  # noqa: E402
 
-torch.set_num_threads(2)
+# Under pytest-xdist (README runs two workers) each worker gets one core's worth of threads.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(scope="session")
