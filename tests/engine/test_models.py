@@ -23,8 +23,8 @@ def test_load_models_in_half_precision(tiny_paths):
 @pytest.mark.parametrize("source,match", [
     ("/no/such/model", r"T2I model '/no/such/model' not found: no such file or folder"),
     ("not a model", r"not a hub id"),
-    ("someone/not-cached-model", r"T2I model 'someone/not-cached-model': not a local file or folder, "
-                                 r"and the hub id could not be loaded"),
+    ("someone/not-cached-model", r"T2I model 'someone/not-cached-model' is not in the Hugging Face cache "
+                                 r"\(.*\), and HF_HUB_OFFLINE forbids downloading it"),  # tests run offline
 ])
 def test_missing_t2i_sources_are_named(source, match):
     with pytest.raises(EvsError, match=match):
