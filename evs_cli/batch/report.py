@@ -104,9 +104,9 @@ class Reporter:
         self.to_run = len(todo)
         if self.progress:  # instant skips would make the time left look shorter than it is
             self.progress.update(self.overall, total=self.to_run)
-        if todo and not self.quiet and len(todo) < len(jobs):
-            self.err.print(f"evs: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already (skipped; "
-                           "--overwrite redoes them)")
+        skipped = sum(r["status"] == "skipped" for r in self.records)
+        if todo and not self.quiet and skipped:
+            self.err.print(f"evs: {skipped} of {len(jobs)} outputs exist already (skipped; --overwrite redoes them)")
         return todo
 
     def loading(self, preset, workers: str) -> None:
