@@ -26,6 +26,12 @@ from rich.table import Table
 from ..errors import one_line
 
 
+def bar_columns() -> tuple:
+    """What every evs progress bar shows: description, bar, n/N, elapsed, and time left."""
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("left"), TimeRemainingColumn())
+
+
 def open_log(path: Path) -> int:
     """An O_APPEND descriptor: one os.write per record, so runs sharing a log never interleave lines."""
     from ..errors import EvsError
@@ -38,13 +44,9 @@ def open_log(path: Path) -> int:
 
 
 def run_fields() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    from ..version import __version__
 
-    try:
-        v = version("evs_cli")
-    except PackageNotFoundError:
-        v = "unknown"
-    return {"evs_version": v, "run_id": uuid.uuid4().hex[:12], "command": sys.argv[:]}
+    return {"evs_version": __version__, "run_id": uuid.uuid4().hex[:12], "command": sys.argv[:]}
 
 
 def _now() -> str:
@@ -67,9 +69,7 @@ class Reporter:
         self.started = time.perf_counter()
         self.progress = None
         if self.tty:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                                     console=self.err, transient=False)
+            self.progress = Progress(*bar_columns(), console=self.err, transient=False)
             self.overall = self.progress.add_task("videos", total=len(jobs))
             self.workers: dict[str, int] = {}
             self.progress.start()
@@ -81,7 +81,7 @@ class Reporter:
         With resume "same", an output whose recorded settings fingerprint differs from `settings` is not
         skipped silently: it fails with a line saying so (--overwrite redoes it, --resume any keeps it)."""
         from .outputs import output_exists
-        from .settings import recorded_fingerprint
+        from .settings import decide_existing
 
         todo = [j for j in jobs if overwrite or not output_exists(j.output)]
         running = {id(j) for j in todo}
@@ -89,17 +89,11 @@ class Reporter:
             if id(j) in running:
                 continue
             rec = {"input": str(j.input), "output": str(j.output), "status": "skipped", "worker": "-"}
-            made_with = recorded_fingerprint(j.output) if resume == "same" else None
-            if resume == "any":
-                rec["reason"] = "output exists"
-            elif made_with == settings:
-                rec["reason"] = "output exists, made with the same settings"
-            elif made_with is None:
-                rec["reason"] = "output exists (it records no evs settings: an older evs, or a png folder)"
+            action, why, made_with = decide_existing(j.output, settings, resume)
+            if action == "skip":
+                rec["reason"] = why
             else:
-                rec.update(status="failed", settings=settings, output_settings=made_with,
-                           error=f"{j.output}: exists, made with other settings ({made_with}; this run: "
-                                 f"{settings}); --overwrite redoes it, --resume any keeps it")
+                rec.update(status="failed", settings=settings, output_settings=made_with, error=why)
             self._done(rec, counted=False)
         self.to_run = len(todo)
         if self.progress:  # instant skips would make the time left look shorter than it is

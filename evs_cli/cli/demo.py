@@ -23,9 +23,11 @@ def demo_cmd(
     warping_error.png to --out, and prints consistency, imaging and fidelity for each."""
     from ..toy.bench import LABELS
     from ..toy.demo import run_demo
+    from .progress import interruptible, progress_bar
 
     try:
-        rows, written = run_demo(out, device, seed)
+        with interruptible("no half-written file was left"), progress_bar("toy demo") as update:
+            rows, written = run_demo(out, device, seed, progress=update)
     except EvsError as e:
         fail(str(e))
     t = Table(title="toy sample: consistency (lower is better), imaging and fidelity (higher is better)",

@@ -58,6 +58,7 @@ def eval_cmd(
         write_json,
     )
     from ..io.inputs import find_inputs
+    from .progress import interruptible, progress_bar
 
     if flow not in ("dis", "farneback"):
         fail(f"--flow must be dis or farneback, got {flow!r}")
@@ -69,7 +70,9 @@ def eval_cmd(
         if reference is not None and not reference.exists():
             raise EvsError(f"{reference}: no such reference file or folder")
         timing = timing_by_group(targets, logs)  # a bad log is found before minutes of scoring
-        rows = evaluate(targets, reference, flow, _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover))
+        with interruptible("no scores were written"), progress_bar("scoring") as update:
+            scorers = _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover)
+            rows = evaluate(targets, reference, flow, scorers, progress=update)
     except EvsError as e:
         fail(str(e))
     summary = summarize(rows, targets, timing)
@@ -86,7 +89,7 @@ def eval_cmd(
             t.add_column(c)
         for r in rows:
             if "error" not in r:
-                t.add_row(Path(r["video"]).name, *(f"{r[c]:.4f}" if c in r else "-" for c in cols))
+                t.add_row(r["name"], *(f"{r[c]:.4f}" if c in r else "-" for c in cols))
         con.print(t)
     t = Table(title="mean per folder" if len(targets) > 1 or len(rows) > 1 else None, title_justify="left")
     extra = ["seconds"] if timing else []

@@ -29,35 +29,42 @@ def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -
     raise EvsError(f"{video}: no reference video matching {rel} in {reference}")
 
 
-def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis", scorers: dict | None = None) -> list[dict]:
-    """One row per video: {"group", "video", metric...}; errors are rows with "error".
+def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis", scorers: dict | None = None,
+             progress=None) -> list[dict]:
+    """One row per video: {"group", "video", "name" (its path below its group), metric...}; errors are rows
+    with "error".
 
-    `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}."""
+    `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}. `progress(done, total)`
+    is called before the first video and after each."""
     refs = {}
     if reference is not None and reference.is_dir():
         for f, rel in find_inputs([str(reference)]):
             for key in (rel.as_posix(), rel.with_suffix("").as_posix(), f.name, f.stem):
                 refs.setdefault(key, f)
     rows = []
-    for g in groups:
-        for f, rel in find_inputs([g]):
-            row = {"group": g, "video": str(f)}
-            try:
-                frames = read_video(f).frames.numpy()
-                ref_path = _reference_for(f, rel, reference, refs)
-                ref = read_video(ref_path).frames.numpy() if ref_path else None
-                row.update(weight_free(frames, ref, flow))
-                for name, score in (scorers or {}).items():
-                    try:
-                        row[name] = score(frames)
-                    except EvsError as e:  # this metric can't judge this video (too short, too small)
-                        row.setdefault("skipped", {})[name] = str(e)
-                if (o := overall(row)) is not None:
-                    row["overall"] = o
-                row["frames"] = int(len(frames))
-            except EvsError as e:
-                row["error"] = str(e)
-            rows.append(row)
+    found = [(g, f, rel) for g in groups for f, rel in find_inputs([g])]
+    for done, (g, f, rel) in enumerate(found):
+        if progress:
+            progress(done, len(found))
+        row = {"group": g, "video": str(f), "name": rel.as_posix()}
+        try:
+            frames = read_video(f).frames.numpy()
+            ref_path = _reference_for(f, rel, reference, refs)
+            ref = read_video(ref_path).frames.numpy() if ref_path else None
+            row.update(weight_free(frames, ref, flow))
+            for name, score in (scorers or {}).items():
+                try:
+                    row[name] = score(frames)
+                except EvsError as e:  # this metric can't judge this video (too short, too small)
+                    row.setdefault("skipped", {})[name] = str(e)
+            if (o := overall(row)) is not None:
+                row["overall"] = o
+            row["frames"] = int(len(frames))
+        except EvsError as e:
+            row["error"] = str(e)
+        rows.append(row)
+    if progress:
+        progress(len(found), len(found))
     return rows
 
 

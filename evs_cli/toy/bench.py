@@ -46,13 +46,18 @@ def measure(frames: np.ndarray, clean: np.ndarray) -> dict:
     return {**consistency(frames), "sharpness": sharpness(frames), "psnr": psnr(frames, clean)}
 
 
-def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, seed: int = 0):
-    """{composition: mean metrics and seconds per clip}, plus the outputs of the first clip."""
+def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, seed: int = 0, progress=None):
+    """{composition: mean metrics and seconds per clip}, plus the outputs of the first clip.
+
+    `progress(done, total, what)` is called before each refinement and once at the end."""
     engines = {c: engine_for(models, preset, c) for c in compositions if c != "input"}
     rows, first = {}, {}
-    for c in compositions:
+    total = len(clips) * len(compositions)
+    for n, c in enumerate(compositions):
         per = []
         for k, clip in enumerate(clips):
+            if progress:
+                progress(n * len(clips) + k, total, LABELS.get(c, c))
             t0 = time.perf_counter()
             if c == "input":
                 out = clip.degraded
@@ -64,6 +69,8 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
             if k == 0:
                 first[c] = out
         rows[c] = {key: float(np.mean([p[key] for p in per])) for key in per[0]}
+    if progress:
+        progress(total, total, "done")
     return rows, first
 
 

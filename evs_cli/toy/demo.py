@@ -25,21 +25,25 @@ def sample_paths() -> tuple[Path, Path]:
     return degraded, SAMPLE_DIR / "clean" / degraded.name
 
 
-def run_demo(out: Path, device: str = "cpu", seed: int = 0) -> tuple[dict, list[Path]]:
+def run_demo(out: Path, device: str = "cpu", seed: int = 0, progress=None) -> tuple[dict, list[Path]]:
+    """`progress(done, total, what)` follows the refinements (see bench.run)."""
     preset = load_preset("toy")
     models = load_models(preset.t2i_model, preset.t2v_model, device, torch.float32)
     src, ref = sample_paths()
     video, clean = read_video(src), read_video(ref)
     prompt, _ = resolve_prompt(src, Path(src.name))
     clip = Clip(prompt, clean.frames.numpy(), video.frames.numpy())
-    rows, outputs = run(models, preset, [clip], SHOWN, seed=seed)
+    rows, outputs = run(models, preset, [clip], SHOWN, seed=seed, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for c in SHOWN[1:]:
         dest = out / f"{c}.mp4"
         tmp = temp_path(dest)
-        write_mp4(torch.from_numpy(outputs[c]), tmp, video.fps)
-        os.replace(tmp, dest)
+        try:
+            write_mp4(torch.from_numpy(outputs[c]), tmp, video.fps)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)  # interrupted or failed: no half-written file left
         written.append(dest)
     videos = [outputs[c] for c in SHOWN] + [clip.clean]
     labels = [LABELS[c] for c in SHOWN] + ["clean source"]
