@@ -39,3 +39,20 @@ def recorded_fingerprint(output: Path) -> str | None:
     except Exception:  # noqa: BLE001 - any unreadable file simply carries no fingerprint
         return None
     return comment[len(TAG_PREFIX):] if comment.startswith(TAG_PREFIX) else None
+
+
+def decide_existing(output: Path, settings: str, resume: str) -> tuple[str, str, str | None]:
+    """What a run does with an output that exists (without --overwrite): ("skip", why, fingerprint) or ("fail",
+    error, fingerprint), with the fingerprint the output records (None if none, or not looked at).
+
+    resume "any" keeps every output; "same" keeps outputs made with `settings`, and those that record none
+    (an older evs, a png folder), and fails one made with other settings, saying how to choose."""
+    if resume == "any":
+        return "skip", "output exists", None
+    made_with = recorded_fingerprint(output)
+    if made_with == settings:
+        return "skip", "output exists, made with the same settings", made_with
+    if made_with is None:
+        return "skip", "output exists (it records no evs settings: an older evs, or a png folder)", None
+    return "fail", (f"{output}: exists, made with other settings ({made_with}; this run: {settings}); "
+                    "--overwrite redoes it, --resume any keeps it"), made_with
