@@ -25,7 +25,7 @@ The package is layered, lowest first; a module imports only from its own layer a
     cli/     the `evs` command: argument parsing and printing only
 """
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402,F401
 
 # Where each public name lives. Imported on first use (PEP 562), so that `evs --version`, `--help` and
 # usage errors do not pay for importing torch and diffusers.

@@ -31,9 +31,9 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version  # the installed package's own, not an import of the API layer
+        from ..version import __version__
 
-        print(f"evs {version('evs_cli')}")
+        print(f"evs {__version__}")
         raise typer.Exit(EXIT_OK)
 
 

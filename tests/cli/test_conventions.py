@@ -14,6 +14,9 @@ from helpers import evs, make_clip
 def test_version_and_short_help():
     r = evs("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"evs {__version__}"
+    from importlib.metadata import version
+
+    assert version("evs_cli") == __version__  # pyproject reads the same one place
     r = evs("refine", "-h")
     assert r.returncode == 0 and "--seed-per-video" in r.stdout and "--max-pixels" in r.stdout
 
