@@ -41,13 +41,33 @@ def read_video(path: Path) -> Video:
     except EvsError:
         raise
     except Exception as e:  # noqa: BLE001 - any decoder failure is one line about this file
-        raise EvsError(f"{path}: cannot decode video ({_first_line(e)})") from e
+        raise EvsError(f"{path}: cannot decode video: {_in_plain_words(_first_line(e))}") from e
+
+
+# What the decoders say, in a user's words (the decoder's own text follows in parentheses).
+_PLAIN = (
+    (r"Invalid data found when processing input", "not a video file, or its header is damaged or cut off"),
+    (r"End of file", "the file is truncated (it ends before its video data does)"),
+    (r"avcodec_send_packet|Error sending packet|decoding MB|NAL unit", "damaged video data inside the file"),
+    (r"moov atom not found", "the file is truncated (its index is missing: an interrupted recording or copy)"),
+    (r"[Ii]nvalid argument", "the decoder rejected the file"),
+)
+
+
+def _in_plain_words(text: str) -> str:
+    for pattern, words in _PLAIN:
+        if re.search(pattern, text):
+            return f"{words} ({text})"
+    return text
 
 
 def _first_line(e: Exception) -> str:
     s = str(e).strip()
     s = s.splitlines()[0] if s else type(e).__name__
     s = re.sub(r"^\[Errno -?\d+\] ", "", s)  # FFmpeg's errno adds nothing for a user
+    # decord's check text: "[12:00:00] /src/.../threaded_decoder.cc:218: Check failed: expr (a vs. b) Message."
+    s = re.sub(r"(\[[\d:]+\] \S+\.cc:\d+: )+", "", s)
+    s = re.sub(r"^Check failed: .*? \(-?\d+ vs\. -?\d+\) (Thread worker: )?", "", s)
     return re.sub(r": '[^']*'$", "", s)  # the file is already named at the start of the line
 
 
@@ -63,6 +83,7 @@ def _read_decord(path: Path) -> torch.Tensor:
     """decord decodes MP4/MKV/WebM faster than PyAV; PyAV still reads the metadata and GIFs."""
     import decord
 
+    decord.logging.set_level(decord.logging.QUIET)  # FFmpeg's own lines would precede our one-line error
     vr = decord.VideoReader(str(path), ctx=decord.cpu(0))
     return torch.from_numpy(vr.get_batch(list(range(len(vr)))).asnumpy())
 
@@ -87,15 +108,30 @@ def _read_av(path: Path, frames: bool = True) -> Video:
     return Video(torch.from_numpy(np.stack(decoded)), Fraction(rate), has_audio)
 
 
-def probe_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the container's header, without decoding; None if the file cannot be probed
-    (read_video then says why)."""
+@dataclass
+class Header:
+    """What a container says of its first video stream, read without decoding."""
+
+    width: int
+    height: int
+    frames: int | None  # counted by the muxer, else duration x rate; None if neither is known
+
+
+def probe(path: Path) -> Header | None:
+    """The header of `path`'s video stream; None if the file cannot be probed (read_video then says why)."""
     try:
         import av
 
         with av.open(str(path)) as c:
             s = c.streams.video[0]
-            return (int(s.codec_context.width), int(s.codec_context.height)) if s.codec_context.width else None
+            if not s.codec_context.width:
+                return None
+            frames = int(s.frames) or None
+            if frames is None and s.duration and s.time_base and s.average_rate:
+                frames = int(round(float(s.duration * s.time_base * s.average_rate)))
+            elif frames is None and c.duration and s.average_rate:
+                frames = int(round(c.duration / 1e6 * float(s.average_rate)))  # container duration: microseconds
+            return Header(int(s.codec_context.width), int(s.codec_context.height), frames)
     except Exception:  # noqa: BLE001 - reading is where a bad file gets its one-line error
         return None
 
