@@ -155,6 +155,21 @@ def check_t2v_source(source: str) -> str:
     return kind
 
 
+def local_scheduler_config(t2i: str) -> dict:
+    """The T2I model's scheduler config when it can be read without loading anything (a local diffusers
+    folder), else SD1.5's: what the preset's scheduler settings are tried on before the models load."""
+    source = resolve_source(t2i)
+    found = Path(source) / "scheduler" / "scheduler_config.json"
+    path = found if _kind(source) == "folder" and found.is_file() else SD15_CONFIG / "scheduler" / "scheduler_config.json"
+    try:
+        config = json.loads(read_text(path, "the scheduler config", EvsError))
+    except json.JSONDecodeError as e:
+        raise EvsError(f"{path}: the scheduler config is not JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(config, dict):
+        raise EvsError(f"{path}: the scheduler config is not a JSON object")
+    return config
+
+
 def check_sources(t2i: str, t2v: str) -> None:
     """Both models' local paths, checked before any model loads (hub ids are checked when loaded)."""
     check_t2i_source(resolve_source(t2i))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..errors import EvsError
+from ..errors import ConfigError, EvsError
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
 from .schedule import NoiseFn, fill_seconds, run_schedule, seeded_noise
@@ -26,17 +26,40 @@ VAE_BUDGET_BYTES = 4 * 2**30
 
 
 def preset_grids(preset, scheduler_config: dict) -> dict[str, Grid]:
-    """Each model's grid: the preset's scheduler class and overrides on the T2I model's scheduler config."""
+    """Each model's grid: the preset's scheduler class and overrides on the T2I model's scheduler config.
+    A class diffusers does not have, a setting it does not take or a value it rejects is a ConfigError
+    naming the preset key."""
+    import inspect
+
     import diffusers
 
     grids = {}
     for model in ("t2i", "t2v"):
         opts = getattr(preset, model)
         cls = getattr(diffusers, opts.scheduler, None)
-        if cls is None or not hasattr(cls, "set_timesteps"):
-            raise EvsError(f"{model}.scheduler: unknown scheduler class {opts.scheduler!r}")
-        grids[model] = Grid.from_scheduler(cls.from_config(scheduler_config, **opts.scheduler_config), opts.steps)
+        if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
+            raise ConfigError(f"{model}.scheduler: {opts.scheduler!r} is not a diffusers scheduler (e.g. "
+                              "DDIMScheduler, EulerDiscreteScheduler, DPMSolverMultistepScheduler)")
+        takes = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(set(opts.scheduler_config) - takes)
+        if unknown:  # diffusers would only warn and ignore a misspelt key
+            raise ConfigError(f"{model}.scheduler_config: {opts.scheduler} has no setting {unknown[0]!r} (it has: "
+                              f"{', '.join(sorted(takes - {'kwargs'}))})")
+        try:
+            grids[model] = Grid.from_scheduler(cls.from_config(scheduler_config, **opts.scheduler_config), opts.steps)
+        except Exception as e:  # noqa: BLE001 - whatever the constructor raises, the user's value caused it
+            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"{model}.scheduler_config {opts.scheduler_config}: {opts.scheduler} with "
+                              f"{opts.steps} steps rejects it ({text})") from None
     return grids
+
+
+def check_schedulers(preset) -> None:
+    """Build both grids on the T2I model's scheduler config as far as it is known before loading (see
+    models.local_scheduler_config), so that a bad scheduler name or value fails before the models load."""
+    from .models import local_scheduler_config
+
+    preset_grids(preset, local_scheduler_config(preset.t2i_model))
 
 
 class Engine:
