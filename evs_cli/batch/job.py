@@ -16,7 +16,8 @@ import torch
 
 from ..errors import EvsError
 from ..io.prompts import resolve_prompt
-from ..io.video import output_size, probe_size, read_video, target_size, write_mp4, write_pngs
+from ..io.video import output_size, probe, read_video, target_size, write_mp4, write_pngs
+from .memory import check_memory
 from .outputs import Claim, Job, discard, output_exists, publish, remove_others_temps, temp_path
 from .settings import TAG_PREFIX, fingerprint
 
@@ -35,6 +36,7 @@ class RunOptions:
     stale_after: float = 6 * 3600
     evaluate: bool = False  # add weight-free metrics of each output to its record
     max_pixels: int = 4 * 2**20  # working frame size (after resize) above which a video is refused
+    max_memory: int | None = None  # bytes a video may need (None: what the host and the device have free)
     scale: float | None = None  # output = input size x scale (default 1: the input's size)
     size: tuple[int, int] | None = None  # output size (W, H), instead of scale
     seed_per_video: bool = True  # derive each video's seed from `seed` and its relative path
@@ -118,7 +120,7 @@ class VideoRefiner:
             if removed:
                 work.rec["removed_leftovers"] = [p.name for p in removed]
             t = time.perf_counter()
-            check_size(job.input, o.preset.resize, o.max_pixels)
+            check_fits(job.input, o, self.device)
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
             work.video = read_video(job.input)
@@ -208,15 +210,18 @@ class VideoRefiner:
             self.abandon(work)
 
 
-def check_size(path: Path, resize: float, max_pixels: int) -> None:
-    """Refuse frames too large to refine before decoding them all (an 8192x8192 clip would exhaust memory)."""
-    size = probe_size(path)
-    if size is None:
+def check_fits(path: Path, o: RunOptions, device: str | None = None) -> None:
+    """Refuse, from the container header and before decoding, a video too large to refine: frames over
+    --max-pixels (an 8192x8192 clip), or more frames than memory holds (see batch.memory)."""
+    head = probe(path)
+    if head is None:
         return
-    w, h = target_size(*size, resize)
-    if w * h > max_pixels:
-        raise EvsError(f"{path}: frames of {size[0]}x{size[1]} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
-                       f"megapixels), over --max-pixels {max_pixels}; raise it, or --resize down")
+    w, h = target_size(head.width, head.height, o.preset.resize)
+    if w * h > o.max_pixels:
+        raise EvsError(f"{path}: frames of {head.width}x{head.height} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
+                       f"megapixels), over --max-pixels {o.max_pixels}; raise it, or --resize down")
+    out = output_size(head.width, head.height, o.scale, o.size, even=o.fmt == "mp4")
+    check_memory(path, head.frames, (head.width, head.height), (w, h), out, o.max_memory, device)
 
 
 def video_seed(seed: int, rel: Path) -> int:

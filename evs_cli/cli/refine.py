@@ -100,9 +100,15 @@ def refine(
     max_pixels: int = typer.Option(4 * 2**20, "--max-pixels", metavar='PIXELS', min=1, help="Refuse a video whose frames, after "
                                    "--resize, have more pixels than this (checked before decoding it; the "
                                    "default is 2048x2048)."),
+    max_memory: str = typer.Option("auto", "--max-memory", metavar='SIZE', help="Refuse a video whose estimated memory "
+                                   "need (from its header: frames x sizes, before decoding) is over SIZE (e.g. 16G). "
+                                   "auto: what the host, its cgroup (SLURM, containers) and the device have free "
+                                   "when the video starts."),
 ):
     """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
+    from ..batch.memory import parse_bytes
     from ..batch.outputs import plan_jobs
+    from ..engine.pipeline import check_schedulers
     from ..io.inputs import find_inputs
     from ..io.prompts import load_prompt_table
 
@@ -120,12 +126,14 @@ def refine(
         fail("--scale and --size do not go together: give the output size one way")
     try:
         wh = parse_size(size) if size else None
+        memory_limit = parse_bytes(max_memory)
         if ray:
             from ..batch.cluster import require_ray
 
             require_ray()
         k_of_n = parse_shard(shard) if shard else (0, 1)
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
+        check_schedulers(p)  # names and values, on the model's own scheduler config where it is local
         if dry_run:
             _print_stages(p)
         inputs = _expand_lists(inputs or [], from_list)
@@ -142,11 +150,11 @@ def refine(
     from ..batch.job import RunOptions
 
     options = RunOptions(p, seed, crf, fmt, overwrite, prompt, table, stale_after, evaluate,
-                         max_pixels=max_pixels, seed_per_video=seed_per_video == "on", scale=scale, size=wh)
+                         max_pixels=max_pixels, max_memory=memory_limit, seed_per_video=seed_per_video == "on", scale=scale, size=wh)
     if dry_run:
         from .dry_run import print_plan
 
-        raise typer.Exit(print_plan(jobs, options))
+        raise typer.Exit(print_plan(jobs, options, resume))
     from ..batch.outputs import check_writable
     from ..batch.pool import check_devices, default_devices, run_jobs
     from ..batch.report import Reporter
