@@ -80,3 +80,27 @@ def test_compare_writes_sheet_plot_and_side_by_side(tmp_path, folders):
 
     v = read_video(tmp_path / "s.mp4")
     assert v.frames.shape == (16, 64, 192, 3)
+
+
+def test_compare_writes_only_what_is_asked(tmp_path, folders):
+    clean, bad = folders
+    r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4", "--plot", tmp_path / "p.png")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["p.png"]
+    r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "evs: error: nothing to write: give --png, --plot or --mp4 (or several)"]
+    r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4", "--png", tmp_path / "no" / "s.png")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"evs: error: {tmp_path / 'no' / 's.png'}: the folder {tmp_path / 'no'} does not exist"]
+
+
+def test_eval_per_video_table_keeps_subfolders(tmp_path, folders):
+    clean, _ = folders
+    (clean / "sub").mkdir()
+    (clean / "clip-0.mp4").rename(clean / "sub" / "clip-0.mp4")
+    r = evs("eval", clean, "--json", tmp_path / "m.json")
+    assert r.returncode == 0, r.stderr
+    assert "sub/clip-0.mp4" in r.stdout
+    names = sorted(v["name"] for v in json.loads((tmp_path / "m.json").read_text())["videos"])
+    assert names == ["clip-1.mp4", "sub/clip-0.mp4"]

@@ -97,7 +97,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_kill_9_of_a_pool_run_leaves_no_worker_and_the_rerun_finishes_everything(tmp_path, models):
     for i in range(4):
-        make_clip(tmp_path / "in" / f"clip{i}-0.mp4", frames=120, seed=i)  # long enough to outlive 10 s
+        make_clip(tmp_path / "in" / f"clip{i}-0.mp4", frames=40, seed=i)  # seconds each: killed mid-video
     out = tmp_path / "out"
     p = evs_bg("refine", tmp_path / "in", *models, "--out", out, "--devices", "cpu,cpu", threads=1)
     deadline = time.time() + 90
@@ -114,7 +114,7 @@ def test_kill_9_of_a_pool_run_leaves_no_worker_and_the_rerun_finishes_everything
     r = evs("refine", tmp_path / "in", *models, "--out", out, "--devices", "cpu,cpu")
     assert r.returncode == 0, r.stderr
     assert sorted(q.name for q in out.iterdir()) == [f"clip{i}-0.mp4" for i in range(4)]
-    assert all(read_video(out / f"clip{i}-0.mp4").frames.shape[0] == 120 for i in range(4))
+    assert all(read_video(out / f"clip{i}-0.mp4").frames.shape[0] == 40 for i in range(4))
     assert leftovers(tmp_path) == []
 
 

@@ -20,18 +20,26 @@ LOG_FIELDS = {"input", "output", "status", "error", "prompt", "preset", "params"
 
 
 @pytest.fixture
-def models(tiny_paths):
+def full_models(tiny_paths):
+    """The tiny models with the vc2 schedule as it ships (21 T2I calls): for call counts, and runs long
+    enough to be interrupted."""
     return ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1"]
+
+
+@pytest.fixture
+def models(full_models):
+    """A short schedule (4 T2I calls): what the batch behaviour tests need, in a fraction of the time."""
+    return [*full_models, "--set", "tI=3", "--set", "tT2V=2"]
 
 
 def _records(log):
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def test_one_video_output_and_log_record(tmp_path, models):
+def test_one_video_output_and_log_record(tmp_path, full_models):
     src = make_clip(tmp_path / "in" / "a red circle moving-0.mp4", frames=16, size=(128, 64), fps=12)
     log = tmp_path / "log.jsonl"
-    r = evs("refine", src, *models, "--out", tmp_path / "out", "--log", log, "--seed", 3)
+    r = evs("refine", src, *full_models, "--out", tmp_path / "out", "--log", log, "--seed", 3)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out" / "a red circle moving-0.mp4"
     v = read_video(out)
@@ -72,6 +80,12 @@ def test_rerun_skips_and_overwrite_redoes(tmp_path, models):
     first = result.stat().st_mtime_ns
     r = evs("refine", folder, *models, "--out", out, "--log", log)
     assert r.returncode == 0 and result.stat().st_mtime_ns == first
+    # --dry-run judges an existing output as the run does
+    plan = evs("refine", folder, *models, "--out", out, "--dry-run")
+    assert plan.returncode == 0 and "\t-\toutput exists, made with the same settings\n" in plan.stdout
+    plan = evs("refine", folder, *models, "--out", out, "--dry-run", "--seed", 9)
+    assert plan.returncode == 1 and f"fail\t{folder / 'sub' / 'a circle-1.mp4'}\t{result}\t-\t{result}: exists, " \
+        "made with other settings (" in plan.stdout
     # Other settings: the existing output is not taken for this run's result, and not overwritten either.
     r = evs("refine", folder, *models, "--out", out, "--log", log, "--seed", 9)
     assert r.returncode == 1 and result.stat().st_mtime_ns == first
@@ -128,10 +142,10 @@ def test_stale_claim_is_taken_over(tmp_path, models):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # SIGTERM: timeout, SLURM, systemd
-def test_interrupt_leaves_no_partial_files(tmp_path, models, sig):
+def test_interrupt_leaves_no_partial_files(tmp_path, full_models, sig):
     src = make_clip(tmp_path / "in" / "long clip-0.mp4", frames=160)
     out = tmp_path / "out"
-    p = evs_bg("refine", src, *models, "--out", out)
+    p = evs_bg("refine", src, *full_models, "--out", out)
     deadline = time.time() + 60
     while time.time() < deadline and not list(out.glob("*.evs-claim")):
         time.sleep(0.2)
@@ -143,12 +157,12 @@ def test_interrupt_leaves_no_partial_files(tmp_path, models, sig):
     assert not (out / "long clip-0.mp4").exists() and leftovers(tmp_path) == []
 
 
-def test_interrupt_stops_every_worker_cleanly(tmp_path, models):
+def test_interrupt_stops_every_worker_cleanly(tmp_path, full_models):
     folder = tmp_path / "in"
     for i in range(2):
         make_clip(folder / f"long {i}-0.mp4", frames=160, seed=i)
     out = tmp_path / "out"
-    p = evs_bg("refine", folder, *models, "--out", out, "--devices", "cpu,cpu")
+    p = evs_bg("refine", folder, *full_models, "--out", out, "--devices", "cpu,cpu")
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.glob("*.evs-claim"))) < 2:
         time.sleep(0.2)
@@ -185,7 +199,8 @@ def test_dry_run_says_what_happens_to_each_input(tmp_path):
     r = evs("refine", folder, "--out", out, "--dry-run")
     assert r.returncode == 1, r.stderr  # some input would fail
     lines = r.stdout.splitlines()
-    assert f"skip (output exists)\t{done}\t{out / done.name}\t-\t-" in lines
+    assert f"skip\t{done}\t{out / done.name}\t-\toutput exists (it records no evs settings: an older evs, or a " \
+        "png folder)" in lines
     assert f"refine\t{todo}\t{out / 'sub' / 'clip.mp4'}\tclip.mp4.txt\ta corgi" in lines
     assert any(line.startswith(f"fail\t{lost}\t") and "no prompt" in line for line in lines)
     assert lines[-1] == "3 videos: 1 to refine, 1 to skip, 1 would fail"
@@ -268,22 +283,29 @@ def test_audio_is_copied(tmp_path, models):
         assert kinds == ["audio", "video"] and c.streams.video[0].frames == 16
 
 
+SIZES = [(100, 70), (64, 128), (320, 512)]  # (W, H) of the inputs: odd aspect, portrait, VBench-like
+
+
 @pytest.mark.parametrize("args,working,written", [
-    ([], [128, 64], [100, 70]),  # the input's own size and aspect ratio, whatever the working size
-    (["--scale", "2"], [128, 64], [200, 140]),
-    (["--size", "64x48"], [128, 64], [64, 48]),
-    (["--resize", "2", "--scale", "0.5"], [192, 128], [50, 34]),  # 35 is odd: rounded down for yuv420
+    # refined small (--resize 0.25), written at the input's own size and aspect ratio, or twice it
+    (["--resize", "0.25"], [[64, 64], [64, 64], [64, 128]], SIZES),
+    (["--resize", "0.25", "--scale", "2"], [[64, 64], [64, 64], [64, 128]], [(200, 140), (128, 256), (640, 1024)]),
+    (["--size", "64x48"], [[128, 64]], [(64, 48)]),
+    (["--resize", "2", "--scale", "0.5"], [[192, 128]], [(50, 34)]),  # 35 is odd: rounded down for yuv420
 ])
 def test_output_has_the_asked_size_and_the_input_aspect(tmp_path, tiny_paths, args, working, written):
     models = ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--set", "tI=2", "--set", "tT2V=1"]
-    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2, size=(100, 70))
+    sources = [make_clip(tmp_path / "in" / f"a red circle {w}x{h}-0.mp4", frames=2, size=(w, h))
+               for w, h in SIZES[:len(written)]]
     log = tmp_path / "log.jsonl"
-    r = evs("refine", src, *models, *(["--resize", "1"] if "--resize" not in args else []), *args,
+    r = evs("refine", tmp_path / "in", *models, *(["--resize", "1"] if "--resize" not in args else []), *args,
             "--out", tmp_path / "out", "--log", log)
     assert r.returncode == 0, r.stderr
-    rec = json.loads(log.read_text())
-    assert rec["input_size"] == [100, 70] and rec["working_size"] == working and rec["output_size"] == written
-    assert read_video(tmp_path / "out" / src.name).frames.shape[1:3] == (written[1], written[0])
+    recs = {Path(rec["input"]).name: rec for rec in _records(log)}
+    for src, size, work, out in zip(sources, SIZES, working, written):
+        rec = recs[src.name]
+        assert rec["input_size"] == list(size) and rec["working_size"] == work and rec["output_size"] == list(out)
+        assert read_video(tmp_path / "out" / src.name).frames.shape[1:3] == (out[1], out[0])
 
 
 def test_scale_and_size_are_checked_before_anything(tmp_path):
