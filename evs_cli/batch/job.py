@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import EvsError
+from ..io.inputs import TMP_MARK
 from ..io.prompts import resolve_prompt
 from ..io.video import output_size, probe, read_video, target_size, write_mp4, write_pngs
 from .memory import check_memory
@@ -200,7 +201,14 @@ class VideoRefiner:
         except EvsError as e:
             msg = str(e)
             work.rec["error"] = msg if msg.startswith(str(work.job.input)) else f"{work.job.input}: {msg}"
-        except (torch.cuda.OutOfMemoryError, RuntimeError, ValueError, OSError) as e:
+        except OSError as e:
+            if e.errno is None:  # not from the filesystem (PyAV wraps FFmpeg's codec errors in OSError too)
+                work.rec["error"] = f"{work.job.input}: {type(e).__name__}: {e}"
+            else:  # a full disk, a quota, a vanished folder: say where (the output, not its temporary name)
+                where = e.filename if e.filename and TMP_MARK not in str(e.filename) else work.job.output
+                work.rec["error"] = f"{work.job.input}: {where}: {e.strerror}"
+            work.rec["traceback"] = traceback.format_exc(limit=4)
+        except (torch.cuda.OutOfMemoryError, RuntimeError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             work.rec["error"] = f"{work.job.input}: {type(e).__name__}: {first}"
             work.rec["traceback"] = traceback.format_exc(limit=4)

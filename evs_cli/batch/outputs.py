@@ -82,7 +82,9 @@ def check_writable(jobs: list[Job]) -> None:
         if not existing.is_dir():
             raise EvsError(f"--out: {existing} is a file, not a folder (outputs would go to {folder})")
         if not os.access(existing, os.W_OK | os.X_OK):
-            raise EvsError(f"--out: cannot write in {existing} (permission denied)")
+            read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
+            why = "a read-only filesystem" if read_only else "permission denied"
+            raise EvsError(f"--out: cannot write in {existing} ({why})")
 
 
 def output_exists(path: Path) -> bool:
