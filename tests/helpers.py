@@ -26,14 +26,23 @@ def make_clip(path: Path, frames: int = 16, size=(64, 64), fps=8, seed=0) -> Pat
     return path
 
 
+def _env(env_extra: dict | None) -> dict:
+    """Offline, and under pytest-xdist one thread per `evs` process: two workers' runs each spinning two
+    OpenMP threads on two cores crawl."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        env.setdefault("OMP_NUM_THREADS", "1")
+    return {**env, **(env_extra or {})}
+
+
 def evs(*args, timeout=600, env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    env = _env(env_extra)
     return subprocess.run([sys.executable, "-m", "evs_cli.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
 
 
 def evs_bg(*args, threads: int | None = None, env_extra: dict | None = None, **kw) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    env = _env(env_extra)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen([sys.executable, "-m", "evs_cli.cli", *map(str, args)], stdout=subprocess.PIPE,

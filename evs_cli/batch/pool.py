@@ -48,11 +48,13 @@ def check_devices(devices: list[str]) -> None:
 
 
 def _threads_per_worker(n: int) -> int:
-    """CPU threads per worker: OMP_NUM_THREADS when set (several runs on one machine), else a fair share."""
+    """CPU threads per worker: OMP_NUM_THREADS when set (several runs on one machine), else a fair share of
+    the CPUs this process may run on (taskset, SLURM's --cpus-per-task), not of the whole machine."""
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
-    return max(1, (os.cpu_count() or 1) // n)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, usable // n)
 
 
 def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event: Callable[[dict], None]) -> None:

@@ -33,7 +33,7 @@ def _hostile_folder(d: Path) -> tuple[list[Path], dict[Path, str]]:
     put("a letter-0.mp4", b"Dear evs,\nthis is not a video.\n", "not a video file")
     put("picture-0.mp4", b"\x89PNG\r\n\x1a\n" + os.urandom(64), "not a video file")
     put("cut head-0.mp4", sample[:200], "not a video file, or its header is damaged or cut off")
-    put("cut tail-0.mp4", sample[:-300], "truncated")
+    put("cut tail-0.mp4", sample[:-300], "truncated|cut off")  # which depends on where the index lies
     put("line\nbreak-0.mp4", b"junk", "not a video file")  # a newline in a name stays on one line
     put("\x1b[31mred-0.mp4", b"junk", "not a video file")  # so does a terminal escape
     long_name = "a long name " + "y" * (250 - len("a long name -0.mp4")) + "-0.mp4"
@@ -49,11 +49,11 @@ def _hostile_folder(d: Path) -> tuple[list[Path], dict[Path, str]]:
                 dst.mux(packet)
     (d / "sound only-0.mp4").unlink()
     bad[d / "tone-0.mp4"] = "no video stream"
-    bad[make_clip(d / "wide-0.mp4", frames=2, size=(512, 64))] = "frames of 512x64 would be refined at 512x64"
-    bad[make_clip(d / "long-0.mp4", frames=96)] = "96 frames of 64x64 (refined at 64x64) need about"
+    bad[make_clip(d / "wide-0.mp4", frames=2, size=(512, 64))] = r"frames of 512x64 would be refined at 512x64"
+    bad[make_clip(d / "long-0.mp4", frames=96)] = r"96 frames of 64x64 \(refined at 64x64\) need about"
     side = make_clip(d / "with a sidecar-0.mp4", frames=2)
     (d / "with a sidecar-0.mp4.txt").write_bytes(b"caf\xe9")
-    bad[side] = "with a sidecar-0.mp4.txt: the prompt file is not UTF-8 text"
+    bad[side] = "with a sidecar-0.mp4.txt: the prompt sidecar is not UTF-8 text"
     return good, bad
 
 
@@ -65,11 +65,10 @@ def test_hostile_videos_fail_alone_and_the_rest_is_refined_once(tmp_path, tiny_p
             "--out", out, "--log", log)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
-    errors = errors[:len(errors) // 2]  # the summary repeats them ("failed: ...") after the table
     assert len(errors) == len(bad), "\n".join(errors)
     for video, says in bad.items():
         mine = [e for e in errors if one_line(str(video)) in e]
-        assert len(mine) == 1 and says in mine[0], (video, mine)
+        assert len(mine) == 1 and re.search(says, mine[0]), (video, mine)
     for line in r.stderr.splitlines():
         assert "\x1b" not in line  # escapes from names never reach the terminal
     records = [json.loads(x) for x in log.read_text().splitlines()]
@@ -97,11 +96,14 @@ def test_hostile_videos_fail_alone_and_the_rest_is_refined_once(tmp_path, tiny_p
 def test_usage_mistakes_are_the_only_line_and_exit_2(tmp_path, args, message):
     (tmp_path / "models").mkdir()
     src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
-    args = [a.format(d=tmp_path / "models") if "{d}/" not in a else a.format(d=tmp_path) for a in args]
+    def fill(text):  # "{d}/x": a file in tmp_path; "{d}" alone: the empty models folder
+        return text.replace("{d}/", f"{tmp_path}/").replace("{d}", str(tmp_path / "models"))
+
+    args = [fill(a) for a in args]
     r = evs("refine", src, *args, "--out", tmp_path / "out")
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    expected = message.format(d=tmp_path / "models") if "{d}/" not in message else message.format(d=tmp_path)
+    expected = fill(message)
     assert len(lines) == 1 and lines[0].startswith("evs: error: ") and expected in lines[0], lines
     assert not (tmp_path / "out").exists()
 

@@ -104,3 +104,16 @@ def test_eval_per_video_table_keeps_subfolders(tmp_path, folders):
     assert "sub/clip-0.mp4" in r.stdout
     names = sorted(v["name"] for v in json.loads((tmp_path / "m.json").read_text())["videos"])
     assert names == ["clip-1.mp4", "sub/clip-0.mp4"]
+
+
+def test_compare_labels_same_named_files_by_their_folders(tmp_path, folders):
+    """Two clip-0.mp4 from two folders: the default labels are clean/clip-0 and degraded/clip-0, drawn
+    exactly as if given with --labels."""
+    clean, bad = folders
+    videos = [clean / "clip-0.mp4", bad / "clip-0.mp4"]
+    assert evs("compare", *videos, "--png", tmp_path / "default.png").returncode == 0
+    assert evs("compare", *videos, "--png", tmp_path / "given.png", "--labels",
+               "clean/clip-0,degraded/clip-0").returncode == 0
+    assert evs("compare", *videos, "--png", tmp_path / "names.png", "--labels", "clip-0,clip-0").returncode == 0
+    default, given, names = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("default", "given", "names"))
+    assert np.array_equal(default, given) and not np.array_equal(default[:, :LABEL_W], names[:, :LABEL_W])
