@@ -29,8 +29,9 @@ def parse_bytes(text: str) -> int | None:
 
 
 def host_available() -> int | None:
-    """Bytes this process may still allocate: the smaller of the kernel's MemAvailable and what the cgroup
-    limit leaves (cgroup v2, else v1); None where neither can be read (not Linux)."""
+    """Bytes this process may still allocate: the smaller of the kernel's MemAvailable and what each memory
+    cgroup above this process leaves (its own, as /proc/self/cgroup names it, and their parents: a SLURM
+    job's step, a container); None where none of these can be read (not Linux)."""
     found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -38,17 +39,37 @@ def host_available() -> int | None:
                 found.append(int(line.split()[1]) * 1024)
     except OSError:
         pass
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for folder, limit_name, usage_name in _cgroup_folders():
         try:
-            limit = Path(limit_file).read_text().strip()
+            limit = (folder / limit_name).read_text().strip()
             if limit != "max" and int(limit) < 2**60:  # v1 writes "no limit" as a huge number
-                found.append(max(0, int(limit) - int(Path(usage_file).read_text())))
-                break
+                found.append(max(0, int(limit) - int((folder / usage_name).read_text())))
         except (OSError, ValueError):
             continue
     return min(found) if found else None
+
+
+def _cgroup_folders():
+    """(folder, limit file, usage file) of this process's memory cgroup and each of its ancestors."""
+    root = Path("/sys/fs/cgroup")
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # cgroup v2, one unified hierarchy
+            base, files = root, ("memory.max", "memory.current")
+        elif "memory" in controllers.split(","):
+            base, files = root / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        folder = base / path.lstrip("/")
+        while True:
+            yield (folder, *files)
+            if folder == base:
+                break
+            folder = folder.parent
 
 
 def device_available(device: str) -> int | None:
