@@ -21,6 +21,36 @@ from rich.console import Console  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+
+def _help_without_python_types() -> None:
+    """typer's help prints a Python type beside a parameter whose metavar it does not use (`<list[str]>`
+    beside an argument, `<bool>` beside a flag such as -h). Our arguments have metavars that read as words
+    and flags take no value, so that column stays empty for them. (Guarded: another typer keeps its own.)"""
+    try:
+        from typer.core import TyperArgument, TyperOption
+    except ImportError:
+        return
+    for cls, blank in ((TyperArgument, lambda p: p.metavar is not None),
+                       (TyperOption, lambda p: getattr(p, "is_flag", False) and not getattr(p, "metavar", None))):
+        original = getattr(cls, "display_type_rich", None)
+        if original is None or getattr(original, "_evs", False):
+            continue
+
+        def display_type_rich(self, ctx, original=original, blank=blank):
+            return None if blank(self) else original(self, ctx)
+
+        display_type_rich._evs = True
+        cls.display_type_rich = display_type_rich
+    if hasattr(TyperArgument, "_usage_display_name"):  # usage: VIDEO... as Unix tools write it, not {VIDEO}...
+        def usage_name(self):
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        TyperArgument._usage_display_name = usage_name
+
+
+_help_without_python_types()
+
 app = typer.Typer(
     add_completion=True, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

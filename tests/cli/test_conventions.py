@@ -2,6 +2,7 @@
 video, plural words that agree, a summary that repeats the failures and says where the results are."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,15 @@ def test_vbench_plain_prompt_list_gives_the_full_prompt(tmp_path):
     plain.write_text("a cat sitting\na dog running on the beach\n")
     (row,) = _dry(clip, "--prompts", plain, "--out", tmp_path / "out")
     assert row[3:] == ["--prompts", "a dog running on the beach"]
+
+
+@pytest.mark.parametrize("command", [[], ["refine"], ["eval"], ["compare"], ["demo"], ["presets", "show"]])
+def test_no_python_types_in_any_help(command):
+    r = evs(*command, "--help", env_extra={"COLUMNS": "200"})
+    assert r.returncode == 0
+    assert not re.search(r"<(bool|str|int|float|Path|list\[\w+\])>", r.stdout), r.stdout
+    usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
+    assert "{" not in usage  # VIDEO..., not {VIDEO}...
 
 
 def test_help_reads_as_words_and_flags_take_no_value(tmp_path):
