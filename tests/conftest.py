@@ -35,3 +35,16 @@ def make_engine(tiny_models):
         return Engine(tiny_models, p)
 
     return make
+
+
+# The longest test files first: pytest-xdist (--dist loadfile, README) hands files to its two workers in
+# collection order, and a long file collected last (tests/toy sorts last) would run alone at the end.
+LONGEST_FIRST = ("toy/test_toy_world.py", "cli/test_cluster.py", "cli/test_refine.py", "cli/test_faults.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next((k for k, end in enumerate(LONGEST_FIRST) if path.endswith(end)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the order within a file stays

@@ -16,8 +16,6 @@ from evs_cli.batch.outputs import in_shard
 from evs_cli.io.video import read_video
 from helpers import evs, evs_bg, leftovers, make_clip
 
-pytestmark = pytest.mark.xdist_group("ray")  # one worker runs the whole module: one Ray cluster for the module
-
 
 def _stop_with_pytest() -> None:
     """Linux: the cluster gets SIGTERM if pytest itself is killed, instead of running on with no owner."""

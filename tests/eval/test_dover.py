@@ -21,8 +21,6 @@ from evs_cli.eval.dover import (
 from evs_cli.eval.dover_net import DOVER, fragment_distance
 from helpers import save_half
 
-pytestmark = pytest.mark.xdist_group("dover")  # one worker runs the whole module: its network is built once
-
 
 @pytest.fixture(scope="module")
 def model():

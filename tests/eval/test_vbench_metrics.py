@@ -14,8 +14,6 @@ from evs_cli.eval.vbench_metrics import (
 )
 from evs_cli.toy.data import render, spec_for
 
-pytestmark = pytest.mark.xdist_group("vbench")  # one worker runs the whole module: its tiny weight folders are built once
-
 
 @pytest.fixture(scope="module")
 def dino_dir(tmp_path_factory):

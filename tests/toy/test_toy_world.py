@@ -10,8 +10,6 @@ from evs_cli.io.video import read_video
 from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run
 from helpers import evs
 
-pytestmark = pytest.mark.xdist_group("toy")  # one worker runs the whole module: the toy table is computed once
-
 HELD_OUT = range(200, 206)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
 
 

@@ -1,0 +1,88 @@
+"""What is decided before any model loads: --dry-run's plan, skips of finished outputs, and usage errors."""
+
+import json
+import re
+
+import pytest
+
+from evs_cli.engine.preset import list_presets, load_preset
+from evs_cli.engine.stages import build_stages
+from helpers import evs, make_clip
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_dry_run_prints_stages_and_loads_no_model(tmp_path, preset):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    r = evs("refine", src, "--preset", preset, "--dry-run", "--t2i", "/no/such/model", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "timesteps" in r.stdout and "model calls:" in r.stdout
+    rows = re.findall(r"│ (\d+) +│ (t2i|t2v) ", r.stdout)
+    expected = build_stages(load_preset(preset).schedule_params())
+    assert [m for _, m in rows] == [s.model for s in expected]
+    assert f"refine\t{src}\t{tmp_path / 'out' / src.name}\tfile name\ta red circle" in r.stdout.splitlines()
+    assert not (tmp_path / "out").exists()
+
+
+def test_dry_run_says_what_happens_to_each_input(tmp_path):
+    folder = tmp_path / "in"
+    done = make_clip(folder / "a red circle-0.mp4", frames=2)
+    todo = make_clip(folder / "sub" / "clip.mp4", frames=2)
+    (folder / "sub" / "clip.mp4.txt").write_text("a corgi\n")
+    lost = make_clip(folder / "noprompt.mp4", frames=2)
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / done.name).write_bytes(b"an earlier result")
+    r = evs("refine", folder, "--out", out, "--dry-run")
+    assert r.returncode == 1, r.stderr  # some input would fail
+    lines = r.stdout.splitlines()
+    assert f"skip\t{done}\t{out / done.name}\t-\toutput exists (it records no evs settings: an older evs, or a " \
+        "png folder)" in lines
+    assert f"refine\t{todo}\t{out / 'sub' / 'clip.mp4'}\tclip.mp4.txt\ta corgi" in lines
+    assert any(line.startswith(f"fail\t{lost}\t") and "no prompt" in line for line in lines)
+    assert lines[-1] == "3 videos: 1 to refine, 1 to skip, 1 would fail"
+    assert sorted(p.name for p in out.iterdir()) == [done.name]
+    missing = evs("refine", tmp_path / "nope.mp4", "--dry-run")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == (
+        f"evs: error: {tmp_path / 'nope.mp4'}: no such file or folder")
+
+
+def test_a_finished_folder_is_skipped_before_any_model_loads(tmp_path):
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / src.name).write_bytes(b"an earlier result")
+    log = tmp_path / "log.jsonl"
+    hollow = tmp_path / "hollow"  # passes the checks made before loading, fails if ever loaded
+    for sub in ("unet", "vae", "text_encoder", "scheduler"):
+        (hollow / sub).mkdir(parents=True)
+    r = evs("refine", src.parent, "--out", out, "--t2i", hollow, "--log", log)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(log.read_text())
+    assert rec["status"] == "skipped" and rec["reason"].startswith("output exists (it records no evs settings")
+    assert (out / src.name).read_bytes() == b"an earlier result"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--set", "nV=9"], "nV must be an integer in 1..3, got 9"),
+    (["--set", "tq=1"], "unknown key 'tq'"),
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--t2i", "/no/such/model"], "T2I model '/no/such/model' not found"),
+])
+def test_usage_errors_exit_2_with_one_line(tmp_path, args, match):
+    src = make_clip(tmp_path / "x-0.mp4")
+    r = evs("refine", src, *args, "--out", tmp_path / "out")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("evs: error:") and match in r.stderr
+
+
+def test_missing_input_is_a_usage_error(tmp_path):
+    r = evs("refine", tmp_path / "missing.mp4")
+    assert r.returncode == 2 and "missing.mp4: no such file or folder" in r.stderr
+
+
+def test_scale_and_size_are_checked_before_anything(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    for args, message in ((["--scale", "2", "--size", "64x64"], "--scale and --size do not go together"),
+                          (["--size", "64"], "--size must be WxH in pixels")):
+        r = evs("refine", src, *args, "--out", tmp_path / "out")
+        assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1]
