@@ -12,7 +12,8 @@ from .app import EXIT_FAILED, EXIT_OK
 
 def print_plan(jobs: list[Job], options: RunOptions, resume: str = "same") -> int:
     """One tab-separated line per video (action, input, output, prompt source, prompt; `skip` and `fail` lines
-    give the reason instead of the prompt), then the counts. Returns the exit code the run would end with if every refinement worked.
+    give the reason instead of the prompt), then the counts. Returns the exit code the run would end with if
+    every refinement worked.
 
     An existing output is judged as the run itself judges it (batch.settings.decide_existing)."""
     counts = {"refine": 0, "skip": 0, "fail": 0}
