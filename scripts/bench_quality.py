@@ -3,8 +3,11 @@
     python scripts/bench_quality.py --clips 12            # the shipped toy models, on the CPU
     python scripts/bench_quality.py --set tT2V=8 --set tV=3
 
-Columns: warping error and flicker (consistency, lower is better), sharpness (imaging, variance of the
-Laplacian, higher is sharper), PSNR against the clean clip (fidelity), seconds per clip.
+Rows: the compositions, and with --references the clean clip itself and the input through the VAE alone
+(encode + decode: what no model should get credit for).
+Columns: warping error and flicker (consistency, lower is better), sharpness (variance of the Laplacian)
+beside the clean clip's (closer is better: above clean is noise or invented detail, not quality), PSNR and
+SSIM against the clean clip, PSNR on the moving object alone (is it kept?), seconds per clip.
 """
 
 import argparse
@@ -18,7 +21,7 @@ import torch  # noqa: E402
 
 from evs_cli.engine.models import load_models  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
-from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run, table  # noqa: E402
+from evs_cli.toy.bench import COMPOSITIONS, REFERENCES, held_out_clips, run, table  # noqa: E402
 
 
 def main() -> None:
@@ -29,11 +32,12 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", nargs="*", default=list(COMPOSITIONS), help="compositions to run")
+    ap.add_argument("--references", action="store_true", help="add rows for the clean clip and the VAE round trip")
     a = ap.parse_args()
     preset = load_preset(a.preset).with_overrides([parse_override(s) for s in a.sets])
     models = load_models(preset.t2i_model, preset.t2v_model, a.device, torch.float32)
     clips = held_out_clips(range(a.first_seed, a.first_seed + a.clips))
-    rows, _ = run(models, preset, clips, a.only)
+    rows, _ = run(models, preset, clips, [*a.only, *(REFERENCES if a.references else ())])
     s = preset.data["schedule"]
     print(f"preset {preset.name}: tI={s['tI']} tT2V={s['tT2V']} tV={s['tV']} nV={s['nV']}, "
           f"{a.clips} held-out clips, device {a.device}")

@@ -10,12 +10,15 @@ import torch
 
 from ..engine.pipeline import Engine
 from ..engine.preset import Preset, parse_override
-from ..eval.metrics import consistency, psnr, sharpness
-from .data import degrade, render, spec_for
+from ..eval.metrics import PSNR_CAP, consistency, psnr, sharpness, ssim
+from .data import degrade, object_mask, render, spec_for
 
 COMPOSITIONS = ("input", "t2i", "t2v", "t2i-t2v", "t2v-t2i", "evs")
+# References a table can add: the clean clip itself, and the input through the VAE alone (what encoding and
+# decoding do without any denoising, so that no model gets credit for it).
+REFERENCES = ("clean", "vae")
 LABELS = {"input": "Input", "t2i": "T2I", "t2v": "T2V", "t2i-t2v": "T2I+T2V", "t2v-t2i": "T2V+T2I",
-          "evs": "EVS T2I+[T2V]+T2I"}
+          "evs": "EVS T2I+[T2V]+T2I", "clean": "clean clip", "vae": "VAE round trip"}
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Clip:
     prompt: str
     clean: np.ndarray
     degraded: np.ndarray
+    mask: np.ndarray | None = None  # bool (F, H, W): the moving object, for fidelity on the object alone
 
 
 def held_out_clips(seeds) -> list[Clip]:
@@ -31,7 +35,7 @@ def held_out_clips(seeds) -> list[Clip]:
     for s in seeds:
         spec = spec_for(s)
         clean = render(spec)
-        out.append(Clip(spec.prompt, clean, degrade(clean, s)))
+        out.append(Clip(spec.prompt, clean, degrade(clean, s), object_mask(spec)))
     return out
 
 
@@ -42,15 +46,35 @@ def engine_for(models, preset: Preset, composition: str) -> Engine:
     return Engine(models, preset.with_overrides([parse_override(f"composition={composition}")]))
 
 
-def measure(frames: np.ndarray, clean: np.ndarray) -> dict:
-    return {**consistency(frames), "sharpness": sharpness(frames), "psnr": psnr(frames, clean)}
+def psnr_inside(frames: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR over the pixels where `mask` holds (all channels): is the object kept?"""
+    diff = frames.astype(np.float64)[mask] - clean.astype(np.float64)[mask]
+    mse = float(np.mean(diff**2)) if diff.size else 0.0
+    return PSNR_CAP if mse == 0 else float(min(PSNR_CAP, 10 * np.log10(255.0**2 / mse)))
+
+
+def measure(frames: np.ndarray, clean: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """Consistency, sharpness (and the clean clip's, to read it against: above clean is not better), and
+    fidelity to the clean clip: PSNR, SSIM, and PSNR on the object alone when its mask is known."""
+    row = {**consistency(frames), "sharpness": sharpness(frames), "sharpness_clean": sharpness(clean),
+           "psnr": psnr(frames, clean), "ssim": ssim(frames, clean)}
+    if mask is not None:
+        row["psnr_object"] = psnr_inside(frames, clean, mask)
+    return row
+
+
+def vae_round_trip(engine: Engine, frames: np.ndarray) -> np.ndarray:
+    """The frames encoded and decoded by the shared VAE, nothing else."""
+    return engine.decode(engine.encode(torch.from_numpy(frames))).numpy()
 
 
 def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, seed: int = 0, progress=None):
     """{composition: mean metrics and seconds per clip}, plus the outputs of the first clip.
 
     `progress(done, total, what)` is called before each refinement and once at the end."""
-    engines = {c: engine_for(models, preset, c) for c in compositions if c != "input"}
+    engines = {c: engine_for(models, preset, c) for c in compositions if c not in ("input", "clean", "vae")}
+    if "vae" in compositions:
+        engines["vae"] = Engine(models, preset)
     rows, first = {}, {}
     total = len(clips) * len(compositions)
     for n, c in enumerate(compositions):
@@ -61,11 +85,15 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
             t0 = time.perf_counter()
             if c == "input":
                 out = clip.degraded
+            elif c == "clean":
+                out = clip.clean
+            elif c == "vae":
+                out = vae_round_trip(engines["vae"], clip.degraded)
             else:
                 frames, _ = engines[c].refine(torch.from_numpy(clip.degraded), clip.prompt, seed=seed + k)
                 out = frames.numpy()
             secs = time.perf_counter() - t0
-            per.append({**measure(out, clip.clean), "seconds": secs})
+            per.append({**measure(out, clip.clean, clip.mask), "seconds": secs})
             if k == 0:
                 first[c] = out
         rows[c] = {key: float(np.mean([p[key] for p in per])) for key in per[0]}
@@ -75,9 +103,13 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
 
 
 def table(rows: dict) -> str:
-    head = f"{'method':<20}{'warp err':>10}{'flicker':>10}{'sharpness':>11}{'PSNR':>8}{'s/clip':>8}"
+    """Consistency (lower is better), sharpness beside the clean clip's (closer is better; above clean means
+    noise or invented detail), fidelity to the clean clip (higher is better)."""
+    head = (f"{'method':<20}{'warp err':>10}{'flicker':>10}{'sharpness':>11}{'(clean)':>9}{'PSNR':>8}{'SSIM':>7}"
+            f"{'obj PSNR':>10}{'s/clip':>8}")
     lines = [head, "-" * len(head)]
     for c, r in rows.items():
+        obj = f"{r['psnr_object']:>10.2f}" if "psnr_object" in r else f"{'-':>10}"
         lines.append(f"{LABELS.get(c, c):<20}{r['warp_error']:>10.4f}{r['flicker']:>10.4f}{r['sharpness']:>11.1f}"
-                     f"{r['psnr']:>8.2f}{r['seconds']:>8.2f}")
+                     f"{r['sharpness_clean']:>9.1f}{r['psnr']:>8.2f}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
     return "\n".join(lines)

@@ -69,8 +69,8 @@ def _shape_mask(spec: ClipSpec, cx: float, cy: float, radius: float, size: int) 
     return np.clip(0.5 - d, 0.0, 1.0)  # anti-aliased edge, one pixel wide
 
 
-def render(spec: ClipSpec, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
-    """uint8 (frames, size, size, 3)."""
+def _layout(spec: ClipSpec, frames: int, size: int):
+    """(background, radius, speed, start x, start y): the clip's random draws, in their fixed order."""
     r = np.random.default_rng(spec.seed + 7919)
     bg = _background(spec, r, size)
     radius = r.uniform(9, 13)
@@ -79,15 +79,35 @@ def render(spec: ClipSpec, frames: int = FRAMES, size: int = SIZE) -> np.ndarray
     span = speed * (frames - 1)
     cx = size / 2 - vx * span / 2 + r.uniform(-4, 4) * (vx == 0)
     cy = size / 2 - vy * span / 2 + r.uniform(-4, 4) * (vy == 0)
+    return bg, radius, speed, cx, cy
+
+
+def _object_coverage(spec: ClipSpec, frames: int, size: int):
+    """Per frame: (x, y, the shape's anti-aliased coverage (size, size) in 0..1)."""
+    bg, radius, speed, cx, cy = _layout(spec, frames, size)
+    vx, vy = MOTIONS[spec.motion]
+    for t in range(frames):
+        x, y = cx + vx * speed * t, cy + vy * speed * t
+        yield x, y, _shape_mask(spec, x, y, radius, size)
+
+
+def render(spec: ClipSpec, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
+    """uint8 (frames, size, size, 3)."""
+    bg = _layout(spec, frames, size)[0]
     color = np.array(COLORS[spec.color], np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     out = np.empty((frames, size, size, 3), np.uint8)
-    for t in range(frames):
-        x, y = cx + vx * speed * t, cy + vy * speed * t
-        m = _shape_mask(spec, x, y, radius, size)[..., None]
+    for t, (x, y, coverage) in enumerate(_object_coverage(spec, frames, size)):
+        m = coverage[..., None]
         shade = 0.75 + 0.25 * np.cos(2 * np.pi * (xx - x) / 6)[..., None]  # fine texture on the shape
         out[t] = np.clip(bg * (1 - m) + color * shade * m, 0, 255).astype(np.uint8)
     return out
+
+
+def object_mask(spec: ClipSpec, frames: int = FRAMES, size: int = SIZE) -> np.ndarray:
+    """bool (frames, size, size): where the moving object covers at least half a pixel (for fidelity
+    measured on the object alone: is it kept, or repainted and erased?)."""
+    return np.stack([coverage >= 0.5 for _, _, coverage in _object_coverage(spec, frames, size)])
 
 
 def _blur(img: np.ndarray, sigma: float) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The toy world: the shipped models load through the real code path, `evs demo` runs offline, and the
 paper's pattern holds on held-out clips (seeds the training never used)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,3 +72,25 @@ def test_evs_keeps_most_of_the_t2i_imaging_gain_at_a_much_smaller_consistency_co
     assert consistency_cost < 0.45  # measured 0.27: EVS pays a quarter of what T2I alone pays
     assert evs_["warp_error"] < seq["warp_error"]  # and less than running T2V, then T2I
     assert evs_["flicker"] < 0.8 * inp["flicker"]  # the input's per-frame brightness flicker is mostly gone
+
+
+def test_reference_rows_and_object_fidelity(toy):
+    """The clean clip scores perfect fidelity; the VAE round trip alone is a row of its own (no model gets
+    its credit); PSNR on the object reads only the object's pixels."""
+    from evs_cli.eval.metrics import PSNR_CAP
+    from evs_cli.toy.bench import REFERENCES, psnr_inside
+    from evs_cli.toy.data import COLORS, object_mask, render, spec_for
+
+    preset, models = toy
+    rows, outputs = run(models, preset, held_out_clips([5000]), REFERENCES)
+    assert rows["clean"]["psnr"] == rows["clean"]["psnr_object"] == PSNR_CAP and rows["clean"]["ssim"] == 1.0
+    assert rows["vae"]["psnr"] < PSNR_CAP and rows["vae"]["sharpness_clean"] == rows["clean"]["sharpness"]
+    assert outputs["vae"].shape == outputs["clean"].shape
+    spec = spec_for(5000)
+    clip, mask = render(spec), object_mask(spec)
+    assert mask.shape == clip.shape[:3] and 0.02 < mask.mean() < 0.3
+    inside = clip[mask].astype(float).mean(axis=0)  # the object's colour, shaded by its texture (0.5..1)
+    assert np.allclose(inside / np.array(COLORS[spec.color]), 0.75, atol=0.1)
+    damaged = clip.copy()
+    damaged[~mask] = 0  # only the background changes: the object's PSNR does not move
+    assert psnr_inside(damaged, clip, mask) == PSNR_CAP
