@@ -135,6 +135,17 @@ def publish(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
+def write_whole(final: Path, write) -> None:
+    """`write(tmp)` to this process's temporary name beside `final`, then one rename: a failure or an
+    interrupt leaves no half-written file under either name (for single files written outside a batch)."""
+    tmp = temp_path(final)
+    try:
+        write(tmp)
+        publish(tmp, final)
+    finally:
+        discard(tmp)
+
+
 def discard(tmp: Path) -> None:
     if tmp.is_dir():
         shutil.rmtree(tmp, ignore_errors=True)

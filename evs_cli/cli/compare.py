@@ -70,19 +70,15 @@ def _check_destination(out: Path) -> None:
 
 
 def _write_whole(out: Path, write) -> None:
-    """Write through a temporary name in the same folder, then rename: no half-written file under `out`."""
-    from ..batch.outputs import temp_path
+    """batch.outputs.write_whole, its failures as one line."""
+    from ..batch.outputs import write_whole
 
-    tmp = temp_path(out)
     try:
-        write(tmp)
-        os.replace(tmp, out)
+        write_whole(out, write)
     except OSError as e:
         fail(f"{out}: cannot write ({e.strerror})", EXIT_FAILED)
     except EvsError as e:
         fail(str(e), EXIT_FAILED)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _save_image(image, out: Path) -> None:

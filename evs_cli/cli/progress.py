@@ -15,11 +15,11 @@ from .app import EXIT_INTERRUPTED
 
 
 @contextmanager
-def progress_bar(description: str, quiet: bool = False):
+def progress_bar(description: str):
     """A callback `update(done, total, what=None)` that drives a bar with time left on stderr when stderr is
     a terminal; silent otherwise (cron mail and pipes get only the results). The bar goes when done."""
     err = Console(stderr=True, highlight=False)
-    if quiet or not err.is_terminal:
+    if not err.is_terminal:
         yield lambda done, total, what=None: None
         return
     with Progress(*bar_columns(), console=err, transient=True) as bar:

@@ -3,12 +3,11 @@ comparison sheet and a flicker plot, and print the metrics."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from ..batch.outputs import temp_path
+from ..batch.outputs import write_whole
 from ..engine.models import load_models
 from ..engine.preset import load_preset
 from ..eval.compare import contact_sheet, error_plot, per_frame_errors
@@ -38,16 +37,13 @@ def run_demo(out: Path, device: str = "cpu", seed: int = 0, progress=None) -> tu
     written = []
     for c in SHOWN[1:]:
         dest = out / f"{c}.mp4"
-        tmp = temp_path(dest)
-        try:
-            write_mp4(torch.from_numpy(outputs[c]), tmp, video.fps)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)  # interrupted or failed: no half-written file left
+        write_whole(dest, lambda tmp, c=c: write_mp4(torch.from_numpy(outputs[c]), tmp, video.fps))
         written.append(dest)
     videos = [outputs[c] for c in SHOWN] + [clip.clean]
     labels = [LABELS[c] for c in SHOWN] + ["clean source"]
-    contact_sheet(videos, labels, n_frames=6, zoom=3).save(out / "compare.png")
-    error_plot(per_frame_errors(videos, labels)).save(out / "warping_error.png")
-    written += [out / "compare.png", out / "warping_error.png"]
+    sheet = contact_sheet(videos, labels, n_frames=6, zoom=3)
+    plot = error_plot(per_frame_errors(videos, labels))
+    for name, image in (("compare.png", sheet), ("warping_error.png", plot)):
+        write_whole(out / name, lambda tmp, image=image: image.save(tmp, format="PNG"))
+        written.append(out / name)
     return rows, written
