@@ -11,7 +11,7 @@ import torch
 from ..engine.pipeline import Engine
 from ..engine.preset import Preset, parse_override
 from ..eval.metrics import PSNR_CAP, consistency, psnr, sharpness, ssim
-from .data import degrade, object_mask, render, spec_for
+from .data import DEFAULT_DEGRADATION, degrade, object_mask, render, spec_for
 
 COMPOSITIONS = ("input", "t2i", "t2v", "t2i-t2v", "t2v-t2i", "evs")
 # References a table can add: the clean clip itself, and the input through the VAE alone (what encoding and
@@ -29,13 +29,13 @@ class Clip:
     mask: np.ndarray | None = None  # bool (F, H, W): the moving object, for fidelity on the object alone
 
 
-def held_out_clips(seeds) -> list[Clip]:
-    """Clips the training never saw (it uses seeds >= 10000)."""
+def held_out_clips(seeds, degradation: str = DEFAULT_DEGRADATION) -> list[Clip]:
+    """Clips the training never saw (it uses seeds >= 10000), with one family of defects (data.DEGRADATIONS)."""
     out = []
     for s in seeds:
         spec = spec_for(s)
         clean = render(spec)
-        out.append(Clip(spec.prompt, clean, degrade(clean, s), object_mask(spec)))
+        out.append(Clip(spec.prompt, clean, degrade(clean, s, degradation), object_mask(spec)))
     return out
 
 

@@ -1,8 +1,8 @@
 """Procedural clips: a textured shape moving smoothly over a textured background, with its prompt.
 
 Every clip is a pure function of its seed, so training, held-out test sets and the shipped sample
-are reproducible. `degrade` turns a clean clip into what a weak T2V generator makes: soft, flickering,
-jittery frames.
+are reproducible. `degrade` turns a clean clip into what a weak T2V generator makes, in one of several
+families of defects (local shimmer, global flicker and jitter, noise, compression blocks).
 """
 
 from __future__ import annotations
@@ -121,9 +121,9 @@ def soften(clip: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.stack([_blur(f, sigma) for f in clip])
 
 
-def degrade(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: float = 0.08, jitter: float = 1.0,
-            noise: float = 0.0) -> np.ndarray:
-    """A weak T2V generator's output: blurred, per-frame gain/colour flicker, positional jitter (and
+def flicker_jitter(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: float = 0.08, jitter: float = 1.0,
+                   noise: float = 0.0) -> np.ndarray:
+    """Blurred frames with per-frame global gain/colour flicker and whole-frame positional jitter (and
     optionally sensor-like noise, which the VAE training also saw).
 
     Blur sigma 1.2 leaves the 6-10 px textures soft but present (a sigma of 2 keeps only 11-40% of their
@@ -142,3 +142,72 @@ def degrade(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: float = 0.0
         f = f + noise * r.standard_normal(f.shape)
         out.append(np.clip(f, 0, 255))
     return np.stack(out).round().astype(np.uint8)
+
+
+def _smooth_field(r: np.random.Generator, size: int, cells: int, channels: int) -> np.ndarray:
+    """Random values on a coarse grid, interpolated smoothly to (size, size, channels): unit spread, regions
+    about size/cells pixels across."""
+    import cv2
+
+    coarse = r.standard_normal((cells, cells, channels)).astype(np.float32)
+    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).reshape(size, size, channels)
+
+
+def shimmer(clip: np.ndarray, seed: int, blur: float = 1.0, local: float = 0.10, wobble: float = 0.7,
+            flicker: float = 0.03) -> np.ndarray:
+    """What a weak T2V generator gets wrong, mostly locally: every frame redraws edges and textures a little
+    differently (a smooth random displacement field, `wobble` px spread, about 13 px regions) and shifts the
+    brightness and colour of regions on its own (`local` gain spread); the frames are soft, and there is a
+    little global flicker on top."""
+    import cv2
+
+    r = np.random.default_rng(seed + 611953)
+    size = clip.shape[1]  # square clips
+    gx, gy = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    out = []
+    for f in clip.astype(np.float32):
+        f = _blur(f, blur) if blur > 0 else f
+        d = wobble * _smooth_field(r, size, 5, 2)
+        f = cv2.remap(f, gx + d[..., 0], gy + d[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        gain = 1 + local * _smooth_field(r, size, 4, 3) + flicker * r.standard_normal()
+        out.append(np.clip(f * gain, 0, 255))
+    return np.stack(out).round().astype(np.uint8)
+
+
+def noisy(clip: np.ndarray, seed: int, blur: float = 1.0, noise: float = 8.0, flicker: float = 0.03) -> np.ndarray:
+    """Soft frames with fresh per-pixel noise in every frame (high-frequency temporal inconsistency
+    everywhere) and a little global flicker."""
+    r = np.random.default_rng(seed + 15485863)
+    out = []
+    for f in clip.astype(np.float32):
+        f = _blur(f, blur) if blur > 0 else f
+        f = f * (1 + flicker * r.standard_normal()) + noise * r.standard_normal(f.shape)
+        out.append(np.clip(f, 0, 255))
+    return np.stack(out).round().astype(np.uint8)
+
+
+def blocky(clip: np.ndarray, seed: int, blur: float = 0.8, quality: int = 20, jitter: float = 0.4) -> np.ndarray:
+    """Each frame shifted by a fraction of a pixel, then JPEG-compressed on its own: 8x8 block edges and
+    ringing that change from frame to frame."""
+    import cv2
+
+    r = np.random.default_rng(seed + 32452843)
+    out = []
+    for f in clip.astype(np.float32):
+        f = _blur(f, blur) if blur > 0 else f
+        m = np.float32([[1, 0, jitter * r.standard_normal()], [0, 1, jitter * r.standard_normal()]])
+        f = cv2.warpAffine(f, m, (f.shape[1], f.shape[0]), borderMode=cv2.BORDER_REFLECT)
+        ok, buf = cv2.imencode(".jpg", np.clip(f, 0, 255).round().astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out.append(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED))
+    return np.stack(out)
+
+
+# The families of defects held-out clips can carry. The toy preset is tuned on "shimmer" alone; the others
+# test whether what it learned carries over.
+DEGRADATIONS = {"shimmer": shimmer, "flicker": flicker_jitter, "noise": noisy, "blocky": blocky}
+DEFAULT_DEGRADATION = "shimmer"
+
+
+def degrade(clip: np.ndarray, seed: int, family: str = DEFAULT_DEGRADATION) -> np.ndarray:
+    """A weak T2V generator's version of a clean clip, with one family's defects (see DEGRADATIONS)."""
+    return DEGRADATIONS[family](clip, seed)
