@@ -81,10 +81,17 @@ def check_writable(jobs: list[Job]) -> None:
             existing = existing.parent
         if not existing.is_dir():
             raise EvsError(f"--out: {existing} is a file, not a folder (outputs would go to {folder})")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
-            why = "a read-only filesystem" if read_only else "permission denied"
+        why = unwritable(existing)
+        if why:
             raise EvsError(f"--out: cannot write in {existing} ({why})")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why this user cannot create files in an existing folder, in words, or None when it can."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    read_only = hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY
+    return "a read-only filesystem" if read_only else "permission denied"
 
 
 def output_exists(path: Path) -> bool:

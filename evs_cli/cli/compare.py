@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -60,13 +59,17 @@ def compare_cmd(
 
 
 def _check_destination(out: Path) -> None:
+    """A file to write: its folder must exist (compare makes no folders) and be writable."""
+    from ..batch.outputs import unwritable
+
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         fail(f"{out}: is a folder (give a file name)")
     if not parent.is_dir():
         fail(f"{out}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        fail(f"{out}: the folder {parent} is not writable")
+    why = unwritable(parent)
+    if why:
+        fail(f"{out}: cannot write in {parent} ({why})")
 
 
 def _write_whole(out: Path, write) -> None:

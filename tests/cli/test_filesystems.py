@@ -39,6 +39,10 @@ def test_a_read_only_output_folder_is_one_setup_error(tmp_path, mount):
     r = evs("refine", src, "--out", ro / "out")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"evs: error: --out: cannot write in {ro} (a read-only filesystem)"]
+    r = evs("compare", src, src, "--png", ro / "s.png")  # compare writes single files, and says the same
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"evs: error: {ro / 's.png'}: cannot write in {ro} (a read-only filesystem)"]
+    assert not any(ro.iterdir())
 
 
 def test_a_full_disk_fails_each_video_alone_leaves_nothing_and_the_rerun_finishes(tmp_path, tiny_paths, mount):
