@@ -12,6 +12,9 @@ from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run
 from helpers import evs
 
 HELD_OUT = range(200, 206)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
+# The shipped models and preset were made for the flicker family (global gain flicker and jitter); the
+# retraining for shimmer (issue 15) has not landed, so these measurements stay on flicker.
+FAMILY = "flicker"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def toy():
 @pytest.fixture(scope="module")
 def table(toy):
     preset, models = toy
-    rows, _ = run(models, preset, held_out_clips(HELD_OUT), COMPOSITIONS)
+    rows, _ = run(models, preset, held_out_clips(HELD_OUT, FAMILY), COMPOSITIONS)
     return rows
 
 
@@ -82,7 +85,7 @@ def test_reference_rows_and_object_fidelity(toy):
     from evs_cli.toy.data import COLORS, object_mask, render, spec_for
 
     preset, models = toy
-    rows, outputs = run(models, preset, held_out_clips([5000]), REFERENCES)
+    rows, outputs = run(models, preset, held_out_clips([5000], FAMILY), REFERENCES)
     assert rows["clean"]["psnr"] == rows["clean"]["psnr_object"] == PSNR_CAP and rows["clean"]["ssim"] == 1.0
     assert rows["vae"]["psnr"] < PSNR_CAP and rows["vae"]["sharpness_clean"] == rows["clean"]["sharpness"]
     assert outputs["vae"].shape == outputs["clean"].shape
