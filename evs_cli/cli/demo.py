@@ -33,10 +33,10 @@ def demo_cmd(
         fail(str(e))
     t = Table(title="toy sample: consistency (lower is better), sharpness (closer to the clean clip's is better), "
                     "fidelity to the clean clip (higher is better)", title_justify="left")
-    for col in ("method", "warp error", "flicker", "sharpness", "PSNR", "SSIM", "object PSNR", "seconds"):
+    for col in ("method", "warp error", "flicker", "sharpness", "gap to clean", "PSNR", "SSIM", "object PSNR", "seconds"):
         t.add_column(col, justify="left" if col == "method" else "right")
     for c, r in rows.items():
         t.add_row(LABELS[c], f"{r['warp_error']:.4f}", f"{r['flicker']:.4f}", f"{r['sharpness']:.0f}",
-                  f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['psnr_object']:.2f}", f"{r['seconds']:.2f}")
+                  f"{r['sharpness_gap']:.2f}", f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['psnr_object']:.2f}", f"{r['seconds']:.2f}")
     console().print(t)
     print("wrote " + ", ".join(str(p) for p in written))

@@ -56,7 +56,11 @@ def psnr_inside(frames: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> floa
 def measure(frames: np.ndarray, clean: np.ndarray, mask: np.ndarray | None = None) -> dict:
     """Consistency, sharpness (and the clean clip's, to read it against: above clean is not better), and
     fidelity to the clean clip: PSNR, SSIM, and PSNR on the object alone when its mask is known."""
-    row = {**consistency(frames), "sharpness": sharpness(frames), "sharpness_clean": sharpness(clean),
+    sharp, sharp_clean = sharpness(frames), sharpness(clean)
+    row = {**consistency(frames), "sharpness": sharp, "sharpness_clean": sharp_clean,
+           # how far from the clean clip's sharpness, as a ratio either way (softer and noisier both count);
+           # averaged per clip, so that one very textured clip does not stand for all of them
+           "sharpness_gap": abs(float(np.log(max(sharp, 1e-6) / max(sharp_clean, 1e-6)))),
            "psnr": psnr(frames, clean), "ssim": ssim(frames, clean)}
     if mask is not None:
         row["psnr_object"] = psnr_inside(frames, clean, mask)
@@ -103,13 +107,13 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
 
 
 def table(rows: dict) -> str:
-    """Consistency (lower is better), sharpness beside the clean clip's (closer is better; above clean means
-    noise or invented detail), fidelity to the clean clip (higher is better)."""
-    head = (f"{'method':<20}{'warp err':>10}{'flicker':>10}{'sharpness':>11}{'(clean)':>9}{'PSNR':>8}{'SSIM':>7}"
+    """Consistency (lower is better), sharpness beside the clean clip's and its gap |log(sharpness / clean)|
+    (closer is better; above clean means noise or invented detail), fidelity to the clean clip (higher is better)."""
+    head = (f"{'method':<20}{'warp err':>10}{'flicker':>10}{'sharpness':>11}{'(clean)':>9}{'gap':>6}{'PSNR':>8}{'SSIM':>7}"
             f"{'obj PSNR':>10}{'s/clip':>8}")
     lines = [head, "-" * len(head)]
     for c, r in rows.items():
         obj = f"{r['psnr_object']:>10.2f}" if "psnr_object" in r else f"{'-':>10}"
         lines.append(f"{LABELS.get(c, c):<20}{r['warp_error']:>10.4f}{r['flicker']:>10.4f}{r['sharpness']:>11.1f}"
-                     f"{r['sharpness_clean']:>9.1f}{r['psnr']:>8.2f}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
+                     f"{r['sharpness_clean']:>9.1f}{r['sharpness_gap']:>6.2f}{r['psnr']:>8.2f}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
     return "\n".join(lines)
