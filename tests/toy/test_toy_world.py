@@ -1,20 +1,21 @@
 """The toy world: the shipped models load through the real code path, `evs demo` runs offline, and the
-paper's pattern holds on held-out clips (seeds the training never used)."""
+paper's claim holds on held-out clips (seeds that neither the training nor the preset's tuning used).
+
+Targets from issue 15 that the shipped models do not reach are strict xfails that name the measured
+numbers: if a retraining reaches one, the xfail fails and the bound moves into a plain assert."""
 
 import numpy as np
 import pytest
 import torch
 
 from evs_cli.engine.models import load_models
-from evs_cli.engine.preset import load_preset
+from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.io.video import read_video
-from evs_cli.toy.bench import COMPOSITIONS, held_out_clips, run
+from evs_cli.toy.bench import Clip, held_out_clips, run
 from helpers import evs
 
-HELD_OUT = range(200, 206)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
-# The shipped models and preset were made for the flicker family (global gain flicker and jitter); the
-# retraining for shimmer (issue 15) has not landed, so these measurements stay on flicker.
-FAMILY = "flicker"
+HELD_OUT = range(200, 212)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
+FAMILY = "shimmer"  # what the preset was tuned on; README reports two families it was not tuned on
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def toy():
 @pytest.fixture(scope="module")
 def table(toy):
     preset, models = toy
-    rows, _ = run(models, preset, held_out_clips(HELD_OUT, FAMILY), COMPOSITIONS)
+    rows, _ = run(models, preset, held_out_clips(HELD_OUT, FAMILY), ("input", "vae", "t2i", "t2v", "evs"))
     return rows
 
 
@@ -39,42 +40,109 @@ def test_demo_runs_offline_and_writes_results(tmp_path):
     assert "EVS" in r.stdout and "PSNR" in r.stdout
 
 
-# Measured on these clips with the shipped weights (scripts/bench_quality.py --clips 6 --first-seed 200):
-#   method      warp err  flicker  sharpness  PSNR
-#   Input        0.0296   0.0270    205.2    16.97
-#   T2I          0.0422   0.0200    544.9    16.17
-#   T2V          0.0276   0.0201    131.8    17.50
-#   T2I+T2V      0.0316   0.0189    328.6    17.22
-#   T2V+T2I      0.0386   0.0192    456.3    16.82
-#   EVS          0.0330   0.0191    406.5    16.94
-# Not reproduced: EVS's warping error stays above the input's (+11%): the toy motion adapter removes
-# only 7% of the input's warping error on its own, too little to also absorb the T2I's per-frame detail.
-# That is not asserted here; see the issue note.
+# Measured on these 12 clips with the shipped weights and preset (README has the whole table:
+# scripts/bench_quality.py --clips 12 --first-seed 200 --references):
+#   method    warp err  flicker  sharp gap  obj PSNR
+#   Input      0.0372   0.0118     2.02      20.66
+#   VAE        0.0308   0.0092     1.79      20.91
+#   T2I        0.0322   0.0093     1.74      20.16
+#   T2V        0.0256   0.0091     1.94      20.14
+#   EVS        0.0263   0.0089     1.88      19.49
+# (sharp gap: |log(sharpness / the clean clip's)| per clip, averaged: closer to clean is better)
 
 
-def test_t2i_alone_images_best_but_is_less_consistent_than_the_input(table):
-    t2i, inp = table["t2i"], table["input"]
-    assert t2i["sharpness"] == max(r["sharpness"] for r in table.values())
-    assert t2i["sharpness"] > 2.0 * inp["sharpness"]  # measured 2.66x
-    assert t2i["warp_error"] > 1.2 * inp["warp_error"]  # measured 1.43x
+def test_evs_beats_the_input_on_consistency(table):
+    evs_, inp = table["evs"], table["input"]
+    assert evs_["warp_error"] < 0.85 * inp["warp_error"]  # measured 0.71x
+    assert evs_["flicker"] < 0.85 * inp["flicker"]  # measured 0.75x
 
 
-def test_t2v_alone_is_most_consistent_and_softest(table):
-    t2v = table["t2v"]
-    assert t2v["warp_error"] == min(r["warp_error"] for r in table.values())
-    assert t2v["warp_error"] < 0.97 * table["input"]["warp_error"]  # measured 0.93x
-    assert t2v["sharpness"] == min(r["sharpness"] for r in table.values())
-    assert t2v["sharpness"] < 0.5 * table["t2i"]["sharpness"]
+def test_evs_beats_t2i_alone_on_consistency(table):
+    assert table["evs"]["warp_error"] < 0.9 * table["t2i"]["warp_error"]  # measured 0.82x
 
 
-def test_evs_keeps_most_of_the_t2i_imaging_gain_at_a_much_smaller_consistency_cost(table):
-    evs_, inp, t2i, seq = table["evs"], table["input"], table["t2i"], table["t2v-t2i"]
-    imaging_gain = (evs_["sharpness"] - inp["sharpness"]) / (t2i["sharpness"] - inp["sharpness"])
-    assert imaging_gain > 0.5  # measured 0.59
-    consistency_cost = (evs_["warp_error"] - inp["warp_error"]) / (t2i["warp_error"] - inp["warp_error"])
-    assert consistency_cost < 0.45  # measured 0.27: EVS pays a quarter of what T2I alone pays
-    assert evs_["warp_error"] < seq["warp_error"]  # and less than running T2V, then T2I
-    assert evs_["flicker"] < 0.8 * inp["flicker"]  # the input's per-frame brightness flicker is mostly gone
+def test_evs_beats_t2v_alone_on_imaging(table):
+    # its sharpness is closer to the clean clip's than T2V's (measured gap 1.88 vs 1.94, i.e. 6% closer)
+    assert table["evs"]["sharpness_gap"] < table["t2v"]["sharpness_gap"] - 0.03
+
+
+def test_t2i_keeps_the_object_as_well_as_the_vae_does(table):
+    assert table["t2i"]["psnr_object"] > table["vae"]["psnr_object"] - 1.0  # measured 0.75 dB below
+
+
+def test_t2v_alone_removes_more_inconsistency_than_the_vae_round_trip(table):
+    assert table["t2v"]["warp_error"] < 0.9 * table["vae"]["warp_error"]  # measured 0.83x
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 target not met: EVS's object PSNR is 19.49 dB, the input's 20.66 "
+                                       "(the T2V stage loses 0.8 dB on the object at tV = 1, T2I another 0.7)")
+def test_evs_keeps_the_object_at_least_as_well_as_the_input(table):
+    assert table["evs"]["psnr_object"] >= table["input"]["psnr_object"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 target not met: the VAE round trip alone removes 55% of the warp "
+                                       "error that T2V alone removes (0.0064 of 0.0116); 'clearly more' is read "
+                                       "here as at most half")
+def test_t2v_alone_removes_clearly_more_inconsistency_than_the_vae_round_trip(table):
+    inp, vae, t2v = (table[c]["warp_error"] for c in ("input", "vae", "t2v"))
+    assert inp - vae <= 0.5 * (inp - t2v)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 target not met: the toy T2V's own generations (tV = 8) have warp "
+                                       "error 0.146 and flicker 0.074 against the clean clips' 0.0076 and 0.0003")
+def test_t2v_generations_are_nearly_as_consistent_as_clean_clips(toy):
+    preset, models = toy
+    generate = preset.with_overrides([parse_override("tV=8"), parse_override("nV=8")])
+    rows, _ = run(models, generate, held_out_clips(range(200, 202), FAMILY), ("t2v", "clean"))
+    assert rows["t2v"]["warp_error"] < 2 * rows["clean"]["warp_error"]
+    assert rows["t2v"]["flicker"] < 2 * rows["clean"]["flicker"]
+
+
+def _object_colours(models, preset, prompt_colour):
+    """For held-out clips 200-205: (the colour the prompt names, the named colour nearest in hue to the
+    object's mean pixel after T2I) per clip. T2I sees frames one by one, so four frames of each suffice."""
+    from evs_cli.toy.bench import engine_for
+    from evs_cli.toy.data import COLORS, spec_for
+
+    def hue(rgb):
+        c = np.asarray(rgb, float) - np.mean(rgb)
+        return c / (np.linalg.norm(c) + 1e-6)
+
+    engine = engine_for(models, preset, "t2i")
+    out = []
+    for k, clip in enumerate(held_out_clips(range(200, 206), FAMILY)):
+        spec = spec_for(200 + k)
+        named = prompt_colour(spec, k)
+        frames, _ = engine.refine(torch.from_numpy(clip.degraded[:4]), clip.prompt.replace(spec.color, named, 1), seed=k)
+        rgb = frames.numpy()[clip.mask[:4]].mean(axis=0)
+        out.append((named, max(COLORS, key=lambda name: hue(COLORS[name]) @ hue(rgb))))
+    return out
+
+
+def test_t2i_keeps_the_object_colour_at_the_preset_strength(toy):
+    preset, models = toy
+    pairs = _object_colours(models, preset, lambda spec, k: spec.color)
+    assert all(named == seen for named, seen in pairs), pairs  # measured 6 of 6
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15 target not met: the toy T2I's colour words do not bind; generating "
+                                       "from noise (tI = 50, guidance 7.5) gives the prompt's colour on 1 of 6 clips "
+                                       "(16 frames each), what chance gives; a prompt naming another colour at tI = 40 turns 1 of 6")
+def test_t2i_colour_words_bind_when_generating(toy):
+    preset, models = toy
+    generate = preset.with_overrides([parse_override("tI=50"), parse_override("t2i.guidance=7.5")])
+    pairs = _object_colours(models, generate, lambda spec, k: spec.color)
+    assert sum(named == seen for named, seen in pairs) >= 5, pairs
+
+
+def test_vae_round_trip_of_clean_clips_is_at_least_32_db(toy):
+    """The VAE must not be where quality is lost or gained: a clean clip comes back nearly as it was."""
+    from evs_cli.toy.data import render, spec_for
+
+    preset, models = toy
+    clean = [render(spec_for(s)) for s in range(5000, 5008)]
+    rows, _ = run(models, preset, [Clip("", c, c) for c in clean], ("vae",))
+    assert rows["vae"]["psnr"] >= 32.0  # measured 33.75 dB (the first toy VAE: 26.2)
 
 
 def test_reference_rows_and_object_fidelity(toy):
@@ -87,6 +155,7 @@ def test_reference_rows_and_object_fidelity(toy):
     preset, models = toy
     rows, outputs = run(models, preset, held_out_clips([5000], FAMILY), REFERENCES)
     assert rows["clean"]["psnr"] == rows["clean"]["psnr_object"] == PSNR_CAP and rows["clean"]["ssim"] == 1.0
+    assert rows["clean"]["sharpness_gap"] == 0.0
     assert rows["vae"]["psnr"] < PSNR_CAP and rows["vae"]["sharpness_clean"] == rows["clean"]["sharpness"]
     assert outputs["vae"].shape == outputs["clean"].shape
     spec = spec_for(5000)
