@@ -207,8 +207,8 @@ def blocky(clip: np.ndarray, seed: int, blur: float = 0.8, quality: int = 20, ji
     return np.stack(out)
 
 
-# The families of defects held-out clips can carry. Shimmer (mostly local inconsistency) is the default; the
-# shipped toy models and preset were made for "flicker", and their tests still measure that family.
+# The families of defects held-out clips can carry. Shimmer (mostly local inconsistency, which noising can
+# remove) is the default and what the toy preset was tuned on; the others test it on defects it never saw.
 DEGRADATIONS = {"shimmer": shimmer, "flicker": flicker_jitter, "noise": noisy, "blocky": blocky}
 DEFAULT_DEGRADATION = "shimmer"
 
