@@ -54,10 +54,10 @@ def eval_cmd(
         evaluate,
         summarize,
         timing_by_group,
+        videos_by_group,
         write_csv,
         write_json,
     )
-    from ..io.inputs import find_inputs
     from .progress import interruptible, progress_bar
 
     if flow not in ("dis", "farneback"):
@@ -66,13 +66,13 @@ def eval_cmd(
         import torch
 
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        find_inputs(targets)  # a missing path or an empty folder fails before any weights are looked for
+        found = videos_by_group(targets)  # a missing path or an empty folder fails before any weights load
         if reference is not None and not reference.exists():
             raise EvsError(f"{reference}: no such reference file or folder")
         timing = timing_by_group(targets, logs)  # a bad log is found before minutes of scoring
         with interruptible("no scores were written"), progress_bar("scoring") as update:
             scorers = _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover)
-            rows = evaluate(targets, reference, flow, scorers, progress=update)
+            rows = evaluate(found, reference, flow, scorers, progress=update)
     except EvsError as e:
         fail(str(e))
     summary = summarize(rows, targets, timing)

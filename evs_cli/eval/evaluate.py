@@ -29,10 +29,22 @@ def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -
     raise EvsError(f"{video}: no reference video matching {rel} in {reference}")
 
 
-def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis", scorers: dict | None = None,
-             progress=None) -> list[dict]:
-    """One row per video: {"group", "video", "name" (its path below its group), metric...}; errors are rows
-    with "error".
+def videos_by_group(groups: list[str]) -> list[tuple[str, Path, Path]]:
+    """(group, video, its path below the group) for each target; a missing target, or one without any video
+    (an output folder a failed run never filled), is an error that names it."""
+    found = []
+    for g in groups:
+        videos = find_inputs([g])
+        if not videos:
+            raise EvsError(f"{g}: no video files to measure")
+        found += [(g, f, rel) for f, rel in videos]
+    return found
+
+
+def evaluate(found: list[tuple[str, Path, Path]], reference: Path | None = None, flow: str = "dis",
+             scorers: dict | None = None, progress=None) -> list[dict]:
+    """One row per video of `found` (videos_by_group): {"group", "video", "name" (its path below its group),
+    metric...}; errors are rows with "error".
 
     `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}. `progress(done, total)`
     is called before the first video and after each."""
@@ -42,7 +54,6 @@ def evaluate(groups: list[str], reference: Path | None = None, flow: str = "dis"
             for key in (rel.as_posix(), rel.with_suffix("").as_posix(), f.name, f.stem):
                 refs.setdefault(key, f)
     rows = []
-    found = [(g, f, rel) for g in groups for f, rel in find_inputs([g])]
     for done, (g, f, rel) in enumerate(found):
         if progress:
             progress(done, len(found))

@@ -63,6 +63,16 @@ def test_a_missing_path_fails_before_any_weights_are_looked_for(tmp_path):
     assert r.stderr.strip().splitlines() == [f"evs: error: {tmp_path / 'nope'}: no such file or folder"]
 
 
+def test_a_folder_without_videos_is_an_error_not_an_empty_table(tmp_path, folders):
+    """An output folder that a failed run never filled must not read as measured (exit 0, zero videos)."""
+    empty = tmp_path / "refined"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a video")
+    r = evs("eval", folders[0], empty)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"evs: error: {empty}: no video files to measure"]
+
+
 def test_compare_writes_sheet_plot_and_side_by_side(tmp_path, folders):
     clean, bad = folders
     a, b = clean / "clip-0.mp4", bad / "clip-0.mp4"
