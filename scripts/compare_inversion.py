@@ -1,12 +1,12 @@
 """Which level should DDIM inversion evaluate a distilled T2V at? A decision experiment on the toy world.
 
-evs evaluates the model at the level it steps *from* (the clean latent at t = 0, then each grid level on
-the way up). diffusers' DDIMInverseScheduler, as its pipelines drive it, evaluates at the level it steps
-*to* (t = 124 for the clean latent on the Lightning grid), never at t = 0, which an 8-step distilled model
-was not trained on. Both are approximations of the same ODE step. This script inverts real frames (the
-toy sample, encoded by the toy VAE) with the toy T2V up to tV, denoises back with nV = tV calls, with
-and without SFI (gamma = 1, every spatial self-attention layer: the reconstruction upper limit), and
-prints the reconstruction error of each convention.
+evs (engine.schedule.invert) follows diffusers' DDIMInverseScheduler as its pipelines drive it: the step
+from level s up to level t evaluates the model at t (t = 124 for the clean latent on the Lightning grid),
+never at t = 0, which an 8-step distilled model was not trained on. The alternative evaluates at the level
+it steps *from* (the clean latent at t = 0, then each grid level on the way up). Both approximate the same
+ODE step. This script inverts real frames (the toy sample, encoded by the toy VAE) with the toy T2V up to
+tV, denoises back with nV = tV calls, with and without SFI (gamma = 1, every spatial self-attention layer:
+the reconstruction upper limit), and prints the reconstruction error of each convention.
 
     python scripts/compare_inversion.py
 """
@@ -30,16 +30,16 @@ from evs_cli.io.video import read_video  # noqa: E402
 from evs_cli.toy.demo import SAMPLE_DIR  # noqa: E402
 
 
-def invert_at_target(x0, top, model, extra_top_call):
-    """DDIMInverseScheduler's convention: the step from level s to level t evaluates the model at t."""
+def invert_at_current(x0, top, model, extra_top_call):
+    """The alternative: the step from level s to level t evaluates the model at s (t = 0 for the clean latent)."""
     grid, state = model.grid, model.features
     path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
     z = x0
     for s, t in zip(path, path[1:]):
-        state.t = t
-        out = model(z, t, guided=False)
-        _, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
-        x0_hat = (z - (1 - grid.alpha(s)) ** 0.5 * eps) / grid.alpha(s) ** 0.5
+        at = 0 if s == CLEAN else s
+        state.t = at
+        out = model(z, at, guided=False)
+        x0_hat, eps = split_prediction(out, z, grid.alpha(s), grid.prediction_type)
         z = to_level(x0_hat, eps, grid.alpha(t))
     if extra_top_call:
         state.t = top
@@ -55,7 +55,7 @@ def main() -> None:
     clips = sorted(SAMPLE_DIR.glob("*.mp4")) + sorted((SAMPLE_DIR / "clean").glob("*.mp4"))
     import evs_cli.engine.schedule as schedule
 
-    print("clip | tV | SFI | error, evaluate at current level (evs) | error, at target level (diffusers)")
+    print("clip | tV | SFI | error, evaluate at target level (evs, diffusers) | error, at current level")
     for clip in clips:
         frames = read_video(clip).frames
         x0 = engine.encode(frames)
@@ -65,10 +65,10 @@ def main() -> None:
             for sfi in (False, True):
                 inj = Injection(1.0, ("all",), ()) if sfi else None
                 errors = []
-                for convention in ("current", "target"):
+                for convention in ("target", "current"):
                     original = schedule.invert
-                    if convention == "target":
-                        schedule.invert = invert_at_target
+                    if convention == "current":
+                        schedule.invert = invert_at_current
                     try:
                         with torch.no_grad():
                             out, _ = run_stage(x0, Stage("t2v", tV, tV, "invert", inj), model, noise=None)

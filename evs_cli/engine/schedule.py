@@ -118,7 +118,7 @@ def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False):
 
     As diffusers' DDIMInverseScheduler is driven by its pipelines: the step from level s up to the next
     level t evaluates the model at t, on the latent still at s, so a distilled model is only evaluated on
-    its own grid, never at t = 0 (README, Decisions: this reconstructs better on the toy world).
+    its own grid, never at t = 0 (README, Decisions, has what the toy world measured).
     `extra_top_call` evaluates the model once more on the inverted latent at `top`, where the denoising
     starts, so that SFI records the features of that very call.
     """
