@@ -136,7 +136,6 @@ def flicker_jitter(clip: np.ndarray, seed: int, blur: float = 1.2, flicker: floa
 
     Blur sigma 1.2 leaves the 6-10 px textures soft but present (a sigma of 2 keeps only 11-40% of their
     contrast, which no T2I restores at a strength that keeps the content)."""
-
     r = np.random.default_rng(seed + 104729)
     out = []
     for f in clip.astype(np.float32):
