@@ -6,6 +6,9 @@ adapter on the frozen spatial UNet (the way AnimateDiff trains), then save them 
     python scripts/train_toy.py --out evs_cli/toy/models --seed 0 --motion-only evs_cli/toy/models
                                       # only the motion adapter, on the VAE and T2I already saved there
 
+A run repeats byte for byte with the same --seed and --threads (the thread count changes the order of
+float sums); the shipped weights used the defaults, 2 threads.
+
 The toy T2V is made weaker at imaging than the toy T2I on purpose, as real T2V models are (the
 premise of the paper): its motion training sees softened clips. Training clips use seeds >= 10000;
 held-out clips (tests, benchmarks, the shipped sample) use seeds below that.
