@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from evs_cli.engine.models import build_motion_unet  # noqa: E402
+from evs_cli.engine.models import build_motion_unet, load_t2i  # noqa: E402
 from evs_cli.toy.data import FRAMES, WORDS, flicker_jitter, render, soften, spec_for  # noqa: E402
 from evs_cli.toy.tiny import save_tokenizer  # noqa: E402
 
@@ -199,15 +199,8 @@ def train_motion(vae, tok, text_encoder, unet, data, steps: int, seed: int, log)
     return adapter.eval()
 
 
-def load_t2i(folder: Path):
-    """The VAE, tokenizer, text encoder and UNet that `save` wrote, in fp32, frozen."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32).eval()
-    unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32).eval()
-    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=torch.float32).eval()
-    return vae, CLIPTokenizer.from_pretrained(folder / "tokenizer"), text_encoder, unet
+def save_adapter(out: Path, adapter) -> None:
+    adapter.to(torch.float16).save_pretrained(out / "t2v")  # fp16 on disk, as the T2I
 
 
 def save(out: Path, vae, tok, text_encoder, unet, adapter) -> None:
@@ -224,7 +217,7 @@ def save(out: Path, vae, tok, text_encoder, unet, adapter) -> None:
         "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
         "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
         "safety_checker": [None, None], "feature_extractor": [None, None]}, indent=1))
-    adapter.to(torch.float16).save_pretrained(out / "t2v")
+    save_adapter(out, adapter)
 
 
 def main() -> None:
@@ -250,11 +243,11 @@ def main() -> None:
     data = clips(max(8, int(a.clips * min(1.0, a.scale * 10))), a.seed)
     log(f"{len(data)} training clips")
     if a.motion_only:
-        vae, tok, text_encoder, unet = load_t2i(a.motion_only / "t2i")
+        tok, text_encoder, vae, unet, _ = load_t2i(str(a.motion_only / "t2i"), torch.float32)
         adapter = train_motion(vae, tok, text_encoder, unet, data, max(2, int(a.motion_steps * a.scale)), a.seed, log)
         if a.out.resolve() != a.motion_only.resolve():
             shutil.copytree(a.motion_only / "t2i", a.out / "t2i", dirs_exist_ok=True)
-        adapter.to(torch.float16).save_pretrained(a.out / "t2v")
+        save_adapter(a.out, adapter)
         log(f"saved the motion adapter to {a.out / 't2v'}")
         return
     tok = save_tokenizer(a.out / "t2i" / "tokenizer", words=WORDS)
