@@ -13,6 +13,7 @@ the reconstruction upper limit), and prints the reconstruction error of each con
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
@@ -20,7 +21,6 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
 
-from evs_cli.engine.diffusion import CLEAN, split_prediction, to_level  # noqa: E402
 from evs_cli.engine.models import load_models  # noqa: E402
 from evs_cli.engine.pipeline import Engine  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
@@ -28,23 +28,6 @@ from evs_cli.engine.schedule import run_stage  # noqa: E402
 from evs_cli.engine.stages import Injection, Stage  # noqa: E402
 from evs_cli.io.video import read_video  # noqa: E402
 from evs_cli.toy.demo import SAMPLE_DIR  # noqa: E402
-
-
-def invert_at_current(x0, top, model, extra_top_call):
-    """The alternative: the step from level s to level t evaluates the model at s (t = 0 for the clean latent)."""
-    grid, state = model.grid, model.features
-    path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
-    z = x0
-    for s, t in zip(path, path[1:]):
-        at = 0 if s == CLEAN else s
-        state.t = at
-        out = model(z, at, guided=False)
-        x0_hat, eps = split_prediction(out, z, grid.alpha(s), grid.prediction_type)
-        z = to_level(x0_hat, eps, grid.alpha(t))
-    if extra_top_call:
-        state.t = top
-        model(z, top, guided=False)
-    return z, len(path) - 1 + int(extra_top_call)
 
 
 def main() -> None:
@@ -67,8 +50,8 @@ def main() -> None:
                 errors = []
                 for convention in ("target", "current"):
                     original = schedule.invert
-                    if convention == "current":
-                        schedule.invert = invert_at_current
+                    if convention == "current":  # run_stage looks invert up in its module at each call
+                        schedule.invert = functools.partial(original, evaluate_at="current")
                     try:
                         with torch.no_grad():
                             out, _ = run_stage(x0, Stage("t2v", tV, tV, "invert", inj), model, noise=None)

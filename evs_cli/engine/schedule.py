@@ -113,12 +113,13 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
     return x0_hat, report
 
 
-def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False):
+def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False, evaluate_at: str = "target"):
     """Deterministic DDIM inversion of x0 up to level `top` of the model's grid.
 
     As diffusers' DDIMInverseScheduler is driven by its pipelines: the step from level s up to the next
     level t evaluates the model at t, on the latent still at s, so a distilled model is only evaluated on
-    its own grid, never at t = 0 (README, Decisions, has what the toy world measured).
+    its own grid, never at t = 0. `evaluate_at="current"` evaluates at s instead (t = 0 for the clean
+    latent), the alternative that scripts/compare_inversion.py measures (README, Decisions).
     `extra_top_call` evaluates the model once more on the inverted latent at `top`, where the denoising
     starts, so that SFI records the features of that very call.
     """
@@ -126,8 +127,9 @@ def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False):
     path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
     z, calls = x0, 0
     for s, t in zip(path, path[1:]):
-        state.t = t
-        out = model(z, t, guided=False)
+        at = t if evaluate_at == "target" else (0 if s == CLEAN else s)
+        state.t = at
+        out = model(z, at, guided=False)
         calls += 1
         x0_hat, eps = split_prediction(out, z, grid.alpha(s), grid.prediction_type)
         z = to_level(x0_hat, eps, grid.alpha(t))

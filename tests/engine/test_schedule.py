@@ -151,3 +151,25 @@ def test_inversion_reaches_the_start_level(make_engine):
     # denoising the inverted latent once more predicts a clean latent near x0
     x0_hat, _ = split_prediction(model(z, 374), z, model.grid.alpha(374), "epsilon")
     assert (x0_hat - x0).abs().mean() < (z - x0).abs().mean()
+
+
+def test_inversion_evaluates_the_level_it_steps_to_unless_told_otherwise(make_engine):
+    """diffusers' convention (the default) never evaluates the distilled T2V at t = 0; the alternative that
+    scripts/compare_inversion.py measures evaluates each level it steps from, the clean latent at t = 0."""
+    _, model = _t2v(make_engine)
+    seen = []
+
+    class Recording:
+        grid, features = model.grid, model.features
+
+        def __call__(self, z, t, guided=True):
+            seen.append(t)
+            return model(z, t, guided=guided)
+
+    x0 = _x0(16, seed=9)
+    grid = sorted(model.grid.timesteps)
+    invert(x0, 374, Recording())
+    assert seen == [t for t in grid if t <= 374]
+    seen.clear()
+    invert(x0, 374, Recording(), evaluate_at="current")
+    assert seen == [0] + [t for t in grid if t < 374]
