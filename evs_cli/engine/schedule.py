@@ -123,6 +123,8 @@ def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False, eval
     `extra_top_call` evaluates the model once more on the inverted latent at `top`, where the denoising
     starts, so that SFI records the features of that very call.
     """
+    if evaluate_at not in ("target", "current"):
+        raise ValueError(f"evaluate_at must be 'target' or 'current', got {evaluate_at!r}")
     grid, state = model.grid, model.features
     path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
     z, calls = x0, 0

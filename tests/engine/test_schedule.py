@@ -173,3 +173,5 @@ def test_inversion_evaluates_the_level_it_steps_to_unless_told_otherwise(make_en
     seen.clear()
     invert(x0, 374, Recording(), evaluate_at="current")
     assert seen == [0] + [t for t in grid if t < 374]
+    with pytest.raises(ValueError, match="'target' or 'current'"):
+        invert(x0, 374, Recording(), evaluate_at="targte")  # a typo must not silently pick a convention
