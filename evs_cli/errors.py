@@ -34,3 +34,11 @@ def one_line(text: str) -> str:
     """`text` with control characters escaped (a file name may hold a newline or a terminal escape): what
     evs prints about a file stays one line, and cannot move the cursor or recolour the terminal."""
     return str(text).translate(_CONTROL)
+
+
+def first_line(error: BaseException | str, limit: int | None = None) -> str:
+    """The first line of an exception's message (a library's traceback-sized text cut to what one line of ours
+    can hold), or the exception's type when it says nothing; at most `limit` characters."""
+    text = str(error).strip()
+    line = text.splitlines()[0].strip() if text else type(error).__name__ if isinstance(error, BaseException) else ""
+    return line[:limit] if limit else line

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import EvsError, read_text
+from ..errors import EvsError, first_line, read_text
 from .options import DTYPE_ALIASES, DTYPE_NAMES
 
 SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
@@ -98,7 +98,7 @@ def _hub_error(what: str, source: str, err: Exception) -> EvsError:
         return EvsError(f"{what} {source!r} is not in the Hugging Face cache ({_hf_cache()}), and HF_HUB_OFFLINE "
                         "forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local "
                         "folder or file")
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first = first_line(err)
     return EvsError(f"{what} {source!r}: not a local file or folder, and the hub id could not be loaded "
                     f"from the Hugging Face hub or cache ({first})")
 
@@ -198,7 +198,7 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
                 source, config=str(config), local_files_only=True, torch_dtype=dtype, tokenizer=tok,
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         except Exception as e:  # noqa: BLE001
-            raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({str(e).splitlines()[0]})") from e
+            raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({first_line(e)})") from e
         return pipe.tokenizer, pipe.text_encoder, pipe.vae, pipe.unet, dict(pipe.scheduler.config)
     try:
         unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype)
@@ -210,7 +210,7 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     except Exception as e:  # noqa: BLE001
         if kind == "hub":
             raise _hub_error("T2I model", source, e) from e
-        raise EvsError(f"T2I model {source!r}: cannot load ({str(e).splitlines()[0]})") from e
+        raise EvsError(f"T2I model {source!r}: cannot load ({first_line(e)})") from e
     tok = load_tokenizer(tokenizer or source)
     return tok, text_encoder, vae, unet, dict(sched)
 
@@ -239,7 +239,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
         try:
             return MotionAdapter.from_pretrained(source, torch_dtype=dtype)
         except Exception as e:  # noqa: BLE001
-            raise EvsError(f"T2V motion adapter {source!r}: cannot load ({str(e).splitlines()[0]})") from e
+            raise EvsError(f"T2V motion adapter {source!r}: cannot load ({first_line(e)})") from e
     return _adapter_from_file(Path(source), dtype)
 
 
@@ -252,7 +252,7 @@ def _read_weights(path: Path) -> dict:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
         return state.get("state_dict", state)
     except Exception as e:  # noqa: BLE001
-        raise EvsError(f"{path}: not a readable weights file ({str(e).splitlines()[0]})") from e
+        raise EvsError(f"{path}: not a readable weights file ({first_line(e)})") from e
 
 
 def _check_adapter_config(cfg_file: Path) -> dict:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError, read_text
+from ..errors import ConfigError, first_line, read_text
 from .options import DTYPE_ALIASES, DTYPE_NAMES, ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
@@ -213,7 +213,7 @@ def load_preset(name_or_path: str) -> Preset:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from e
+        raise ConfigError(f"{source}: not valid YAML ({first_line(e)})") from e
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a preset must be a YAML mapping")
     try:

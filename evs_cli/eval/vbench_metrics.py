@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import EvsError
+from ..errors import EvsError, first_line
 
 DINO_DEFAULT = "facebook/dino-vitb16"
 NORMALIZE = {"motion_smoothness": (0.706, 0.9975), "subject_consistency": (0.1462, 1.0), "dover": (0.0, 100.0),
@@ -57,7 +57,7 @@ def load_dino(source: str | None = None, device="cpu"):
                                          local_files_only=not local.is_dir())
     except Exception as e:  # noqa: BLE001 - any failure means: no usable weights here
         raise EvsError(f"subject_consistency skipped: DINO weights {source!r} not found locally "
-                       f"({str(e).splitlines()[0][:120]}); pass --dino DIR or set EVS_DINO") from e
+                       f"({first_line(e, 120)}); pass --dino DIR or set EVS_DINO") from e
     return model.to(device).eval()
 
 
@@ -121,7 +121,7 @@ def load_aesthetic(encoder: str | None = None, head: str | None = None, device="
                                                   local_files_only=not local.is_dir())
     except Exception as e:  # noqa: BLE001
         raise EvsError(f"aesthetic skipped: SigLIP encoder {encoder!r} not found locally "
-                       f"({str(e).splitlines()[0][:120]}); pass --ap-encoder DIR or set EVS_AP_ENCODER") from e
+                       f"({first_line(e, 120)}); pass --ap-encoder DIR or set EVS_AP_ENCODER") from e
     state = torch.load(str(Path(head).expanduser()), map_location="cpu", weights_only=True)
     state = {k.removeprefix("scoring_head."): v for k, v in state.items()}
     mlp = AestheticHead(tower.config.hidden_size)
@@ -182,7 +182,7 @@ def load_checkpoint(model: torch.nn.Module, file: Path, metric: str, kind: str, 
         state = torch.load(str(file), map_location="cpu", weights_only=True)
         model.load_state_dict(state.get("state_dict", state))
     except Exception as e:  # noqa: BLE001 - any failure means this file is not usable here
-        raise EvsError(f"{metric} skipped: {file} is not {kind} checkpoint ({str(e).splitlines()[0][:120]})") from e
+        raise EvsError(f"{metric} skipped: {file} is not {kind} checkpoint ({first_line(e, 120)})") from e
     return model.to(device).eval()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import EvsError
+from ..errors import EvsError, first_line
 
 
 @dataclass
@@ -62,8 +62,7 @@ def _in_plain_words(text: str) -> str:
 
 
 def _first_line(e: Exception) -> str:
-    s = str(e).strip()
-    s = s.splitlines()[0] if s else type(e).__name__
+    s = first_line(e)
     s = re.sub(r"^\[Errno -?\d+\] ", "", s)  # FFmpeg's errno adds nothing for a user
     # decord's check text: "[12:00:00] /src/.../threaded_decoder.cc:218: Check failed: expr (a vs. b) Message."
     s = re.sub(r"(\[[\d:]+\] \S+\.cc:\d+: )+", "", s)
