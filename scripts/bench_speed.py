@@ -130,12 +130,12 @@ def bench_config(name, models, adapter, a, peak_flops, results):
     run = lambda: engine.refine(video, PROMPT, seed=0)  # noqa: E731
     flops = count_flops(run) if a.flops else 0
     seconds, (_, report), peak = time_runs(run, a.device, a.repeats, a.warmup)
-    sec = report["seconds"]
-    stages = ", ".join(f"{s['model']} {s['calls']} calls {s['seconds']:.2f} s" for s in report["stages"])
+    sec = report.seconds
+    stages = ", ".join(f"{s.model} {s.calls} calls {s.seconds:.2f} s" for s in report.stages)
     row = {"config": name, "mode": "evs compiled" if a.compile else "evs eager", "frames": frames,
            "size": f"{width}x{height}", "seconds": round(seconds, 3), "encode": round(sec["encode"], 3),
-           "stages": [round(s["seconds"], 3) for s in report["stages"]], "decode": round(sec["decode"], 3),
-           "calls": report["calls"], "flops": flops, "peak_gib": peak and round(peak, 2)}
+           "stages": [round(s.seconds, 3) for s in report.stages], "decode": round(sec["decode"], 3),
+           "calls": report.calls, "flops": flops, "peak_gib": peak and round(peak, 2)}
     line = (f"{name} ({row['mode']}): {seconds:.2f} s/video ({frames / seconds:.1f} frames/s): encode "
             f"{sec['encode']:.2f} s, {stages}, decode {sec['decode']:.2f} s")
     if flops:
@@ -229,7 +229,8 @@ def bench_folder(models_dir: Path, a, results, config: str):
 
     import numpy as np
 
-    from evs_cli.batch.job import RunOptions
+    from evs_cli.batch.events import Finished, Loaded
+    from evs_cli.batch.options import Prompts, RunOptions
     from evs_cli.batch.outputs import plan_jobs
     from evs_cli.batch.pool import run_jobs
     from evs_cli.io.inputs import find_inputs
@@ -249,21 +250,21 @@ def bench_folder(models_dir: Path, a, results, config: str):
     # A first, untimed pass of one video pays the process's one-off costs (CUDA kernels loaded on first
     # use, cuDNN heuristics, allocator growth), which would otherwise fall on whichever mode ran first.
     warm = plan_jobs(find_inputs([str(root / "in" / "a corgi-0.mp4")]), root / "warm", "mp4")
-    run_jobs(warm, [a.device], RunOptions(preset, prompt=PROMPT, pipelined=False), lambda ev: None)
+    run_jobs(warm, [a.device], RunOptions(preset, prompts=Prompts(PROMPT), pipelined=False), lambda ev: None)
     for pipelined in (False, True):
         out = root / ("piped" if pipelined else "serial")
         jobs = plan_jobs(find_inputs([str(root / "in")]), out, "mp4")
         stamps, records = {}, []
 
         def on_event(ev):
-            if ev["event"] == "loaded":
+            if isinstance(ev, Loaded):
                 stamps["loaded"] = time.perf_counter()
-            elif ev["event"] == "done":
+            elif isinstance(ev, Finished):
                 stamps["last"] = time.perf_counter()
-                records.append(ev["record"])
+                records.append(ev.record)
 
         t0 = time.perf_counter()
-        run_jobs(jobs, [a.device], RunOptions(preset, prompt=PROMPT, pipelined=pipelined), on_event)
+        run_jobs(jobs, [a.device], RunOptions(preset, prompts=Prompts(PROMPT), pipelined=pipelined), on_event)
         wall = stamps["last"] - stamps["loaded"]
         busy = sum(r["seconds"]["encode"] + sum(r["seconds"]["stages"]) + r["seconds"]["decode"] for r in records
                    if r["status"] == "ok")

@@ -47,6 +47,7 @@ class T2IDenoiser(_Denoiser):
     name: str = "t2i"
 
     def __call__(self, z: torch.Tensor, t: int, guided: bool = True) -> torch.Tensor:
+        self.features.t = t  # SFI's key for what this call records or injects
         outs = []
         for s in range(0, z.shape[0], self.chunk):
             zc = z[s : s + self.chunk].to(self.unet.dtype)
@@ -65,6 +66,7 @@ class T2VDenoiser(_Denoiser):
     name: str = "t2v"
 
     def __call__(self, z: torch.Tensor, t: int, guided: bool = True) -> torch.Tensor:
+        self.features.t = t  # SFI's key for what this call records or injects
         frames = z.shape[0]
         windows = plan_windows(frames, self.window, self.overlap)
         outs = []

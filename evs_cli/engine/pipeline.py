@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError, EvsError
+from ..errors import ConfigError, EvsError, first_line
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
-from .schedule import NoiseFn, fill_seconds, run_schedule, seeded_noise
+from .schedule import NoiseFn, StageReport, fill_seconds, run_schedule, seeded_noise
 from .stages import Stage, build_stages, count_calls
 from .timing import Clock
 
@@ -48,7 +50,7 @@ def preset_grids(preset, scheduler_config: dict) -> dict[str, Grid]:
         try:
             grids[model] = Grid.from_scheduler(cls.from_config(scheduler_config, **opts.scheduler_config), opts.steps)
         except Exception as e:  # noqa: BLE001 - whatever the constructor raises, the user's value caused it
-            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            text = first_line(e)
             raise ConfigError(f"{model}.scheduler_config {opts.scheduler_config}: {opts.scheduler} with "
                               f"{opts.steps} steps rejects it ({text})") from None
     return grids
@@ -171,12 +173,22 @@ class Engine:
         fill_seconds(stages, seconds)
         if not torch.isfinite(x0).all():
             raise EvsError("the refined latents are not finite (NaN or inf): the models or settings diverged")
-        report = {"seconds": {k: seconds[k] for k in ("encode", "stages", "decode")},
-                  "stages": [s.as_dict() for s in stages],
-                  "calls": {k: sum(s.calls for s in stages if s.model == k) for k in ("t2i", "t2v")},
-                  "inversion_calls": sum(s.inversion_calls for s in stages),
-                  "expected_calls": count_calls(self.stages)}
+        report = RefineReport(seconds={k: seconds[k] for k in ("encode", "stages", "decode")}, stages=stages,
+                              calls={k: sum(s.calls for s in stages if s.model == k) for k in ("t2i", "t2v")},
+                              inversion_calls=sum(s.inversion_calls for s in stages),
+                              expected_calls=count_calls(self.stages))
         return out, report
+
+
+@dataclass
+class RefineReport:
+    """What one refinement did: seconds per phase (encode, stages, decode), each stage's report, model calls."""
+
+    seconds: dict[str, float]
+    stages: list[StageReport]
+    calls: dict[str, int]  # denoising calls per model
+    inversion_calls: int
+    expected_calls: dict[str, int]  # what stages.count_calls predicts
 
 
 def resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:

@@ -104,7 +104,6 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
             if inj:
                 state.mode, state.gamma = "inject", inj.gamma
         for i, t in enumerate(levels):
-            state.t = t
             out = model(z, t)
             report.calls += 1
             x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
@@ -125,18 +124,16 @@ def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False, eval
     """
     if evaluate_at not in ("target", "current"):
         raise ValueError(f"evaluate_at must be 'target' or 'current', got {evaluate_at!r}")
-    grid, state = model.grid, model.features
+    grid = model.grid
     path = [CLEAN] + [t for t in reversed(grid.timesteps) if t <= top]
     z, calls = x0, 0
     for s, t in zip(path, path[1:]):
         at = t if evaluate_at == "target" else (0 if s == CLEAN else s)
-        state.t = at
         out = model(z, at, guided=False)
         calls += 1
         x0_hat, eps = split_prediction(out, z, grid.alpha(s), grid.prediction_type)
         z = to_level(x0_hat, eps, grid.alpha(t))
     if extra_top_call:
-        state.t = top
         model(z, top, guided=False)
         calls += 1
     return z, calls

@@ -3,7 +3,7 @@
 During DDIM inversion the selected spatial self-attention layers record Q, K, V (and selected ResNet
 blocks their outputs f) for each timestep the denoising will visit; while denoising they compute
 Attn(g*Q_inv + (1-g)*Q, K_inv, V_inv) and take f_inv. Attention processors never see the timestep,
-so the runner tells them the current key through a small shared state.
+so the denoiser tells them the current key (timestep, window) through a small shared state as it calls the UNet.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class FeatureState:
     """What the processors need to know: record, inject or pass through, and under which key."""
 
     mode: str = "off"  # off | record | inject
-    t: int = 0  # set by the schedule runner before each model call
+    t: int = 0  # set by the denoiser at each call (the timestep it is called at)
     window: int = 0  # set by the denoiser before each window's forward pass
     gamma: float = 1.0
     record_levels: set = field(default_factory=set)  # timesteps the denoising will visit
