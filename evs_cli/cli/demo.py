@@ -22,7 +22,7 @@ def demo_cmd(
     Writes t2i.mp4, t2v.mp4, evs.mp4, compare.png (rows: input, T2I, T2V, EVS, clean source) and
     warping_error.png to --out, and prints consistency, sharpness and fidelity for each, beside two reference rows: the input
     through the VAE alone, and the clean clip."""
-    from ..toy.bench import LABELS
+    from ..toy.bench import LABELS, decibels
     from ..toy.demo import run_demo
     from .progress import interruptible, progress_bar
 
@@ -37,6 +37,7 @@ def demo_cmd(
         t.add_column(col, justify="left" if col == "method" else "right")
     for c, r in rows.items():
         t.add_row(LABELS[c], f"{r['warp_error']:.4f}", f"{r['flicker']:.4f}", f"{r['sharpness']:.0f}",
-                  f"{r['sharpness_gap']:.2f}", f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['psnr_object']:.2f}", f"{r['seconds']:.2f}")
+                  f"{r['sharpness_gap']:.2f}", decibels(r["psnr"]), f"{r['ssim']:.3f}", decibels(r["psnr_object"]),
+                  f"{r['seconds']:.2f}")
     console().print(t)
     print("wrote " + ", ".join(str(p) for p in written))

@@ -106,6 +106,14 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
     return rows, first
 
 
+def decibels(value: float, width: int = 0) -> str:
+    """A PSNR for a table; '–' for a clip against itself (metrics.PSNR_CAP: no error to measure), as README's
+    tables print it."""
+    from ..eval.metrics import PSNR_CAP
+
+    return f"{'–' if value >= PSNR_CAP else f'{value:.2f}':>{width}}"
+
+
 def table(rows: dict) -> str:
     """Consistency (lower is better), sharpness beside the clean clip's and its gap |log(sharpness / clean)|
     (closer is better; above clean means noise or invented detail), fidelity to the clean clip (higher is better)."""
@@ -113,7 +121,7 @@ def table(rows: dict) -> str:
             f"{'obj PSNR':>10}{'s/clip':>8}")
     lines = [head, "-" * len(head)]
     for c, r in rows.items():
-        obj = f"{r['psnr_object']:>10.2f}" if "psnr_object" in r else f"{'-':>10}"
+        obj = decibels(r["psnr_object"], 10) if "psnr_object" in r else f"{'-':>10}"
         lines.append(f"{LABELS.get(c, c):<20}{r['warp_error']:>10.4f}{r['flicker']:>10.4f}{r['sharpness']:>11.1f}"
-                     f"{r['sharpness_clean']:>9.1f}{r['sharpness_gap']:>6.2f}{r['psnr']:>8.2f}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
+                     f"{r['sharpness_clean']:>9.1f}{r['sharpness_gap']:>6.2f}{decibels(r['psnr'], 8)}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
     return "\n".join(lines)
