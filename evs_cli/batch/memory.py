@@ -124,3 +124,20 @@ def check_memory(path: Path, frames: int | None, in_size, working, out_size, lim
     if free_dev is not None and dev > free_dev:
         raise EvsError(f"{path}: {what} need about {_gb(dev)} on {device}, {_gb(free_dev)} is free there; split "
                        "the video or --resize down")
+
+
+def check_fits(path: Path, options, device: str | None = None) -> None:
+    """Refuse, from the container header and before decoding, a video too large to refine: frames over
+    --max-pixels (an 8192x8192 clip), or more frames than memory holds (check_memory). `options`: RunOptions."""
+    from ..io.video import output_size, probe, target_size
+
+    head = probe(path)
+    if head is None:
+        return
+    limits, out = options.limits, options.output
+    w, h = target_size(head.width, head.height, options.preset.resize)
+    if w * h > limits.max_pixels:
+        raise EvsError(f"{path}: frames of {head.width}x{head.height} would be refined at {w}x{h} ({w * h / 1e6:.1f} "
+                       f"megapixels), over --max-pixels {limits.max_pixels}; raise it, or --resize down")
+    size = output_size(head.width, head.height, out.scale, out.size, even=out.even_sides)
+    check_memory(path, head.frames, (head.width, head.height), (w, h), size, limits.max_memory, device)

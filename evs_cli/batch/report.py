@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..errors import one_line
+from .events import Fatal, Finished, Loaded, StageDone, Started
 
 
 def bar_columns() -> tuple:
@@ -54,9 +55,11 @@ def _now() -> str:
 
 
 class Reporter:
-    def __init__(self, jobs, log: Path | None, quiet: bool, stages: list):
-        self.jobs, self.quiet, self.n_stages = jobs, quiet, len(stages)
-        self.indexed = jobs  # what the events' "index" refers to (see for_jobs)
+    """Consumes a run's events (events.py): shows them, and writes each video's record to the log once."""
+
+    def __init__(self, jobs, log: Path | None, quiet: bool, n_stages: int):
+        self.jobs, self.quiet, self.n_stages = jobs, quiet, n_stages
+        self.indexed = jobs  # what the events' index refers to (record_plan: the videos left to run)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
         self.log = open_log(log) if log else None
@@ -74,34 +77,17 @@ class Reporter:
             self.workers: dict[str, int] = {}
             self.progress.start()
 
-    def skip_finished(self, jobs, overwrite: bool, settings: str = "", resume: str = "any") -> list:
-        """Record the videos whose output exists as skipped (unless overwrite) and return the others: a finished
-        folder is skipped without loading a model. (Workers check again: another run may finish one meanwhile.)
-
-        With resume "same", an output whose recorded settings fingerprint differs from `settings` is not
-        skipped silently: it fails with a line saying so (--overwrite redoes it, --resume any keeps it)."""
-        from .outputs import output_exists
-        from .settings import decide_existing
-
-        todo = [j for j in jobs if overwrite or not output_exists(j.output)]
-        running = {id(j) for j in todo}
-        for j in jobs:
-            if id(j) in running:
-                continue
-            rec = {"input": str(j.input), "output": str(j.output), "status": "skipped", "worker": "-"}
-            action, why, made_with = decide_existing(j.output, settings, resume)
-            if action == "skip":
-                rec["reason"] = why
-            else:
-                rec.update(status="failed", settings=settings, output_settings=made_with, error=why)
+    def record_plan(self, plan) -> None:
+        """Record the videos the plan skips or fails: a finished folder is done without loading a model."""
+        for rec in plan.closed():
             self._done(rec, counted=False)
-        self.to_run = len(todo)
+        todo = plan.todo
+        self.to_run, self.indexed = len(todo), todo  # the events' index is a position in `todo`
         if self.progress:  # instant skips would make the time left look shorter than it is
             self.progress.update(self.overall, total=self.to_run)
         skipped = sum(r["status"] == "skipped" for r in self.records)
         if todo and not self.quiet and skipped:
-            self.err.print(f"evs: {skipped} of {len(jobs)} outputs exist already (skipped; --overwrite redoes them)")
-        return todo
+            self.err.print(f"evs: {skipped} of {len(self.jobs)} outputs exist already (skipped; --overwrite redoes them)")
 
     def loading(self, preset, workers: str) -> None:
         """One line before the models load (tens of seconds on a cold disk): what loads, from where, where to."""
@@ -109,31 +95,28 @@ class Reporter:
             self.err.print(f"evs: loading T2I {preset.t2i_model} and T2V {preset.t2v_model} on {workers}",
                            markup=False)
 
-    def for_jobs(self, jobs) -> "Reporter":
-        """This reporter, for events whose "index" is a position in `jobs` (the videos left to run)."""
-        self.indexed = jobs
-        return self
-
-    def __call__(self, ev: dict) -> None:
-        kind = ev["event"]
-        if kind == "fatal":
-            self.fatal.append(f"worker {ev['worker']} ({ev['device']}): {ev['error']}")
-            self.err.print(f"evs: error: worker {ev['worker']} on {ev['device']} could not start: {ev['error']}",
+    def __call__(self, event) -> None:
+        if isinstance(event, Fatal):
+            self.fatal.append(f"worker {event.worker} ({event.device}): {event.error}")
+            self.err.print(f"evs: error: worker {event.worker} on {event.device} could not start: {event.error}",
                            markup=False)
-        elif kind == "loaded" and self.progress:
-            self.workers[ev["worker"]] = self.progress.add_task(f"  {ev['device']} idle", total=self.n_stages)
-        elif kind == "loaded" and not self.quiet:
-            print(f"loaded\tworker {ev['worker']}\t{ev['device']}\t{time.perf_counter() - self.started:.1f} s",
-                  file=sys.stderr, flush=True)
-        elif kind == "start" and self.progress and ev["worker"] in self.workers:
+        elif isinstance(event, Loaded):
+            self._loaded(event)
+        elif isinstance(event, Started) and self.progress and event.worker in self.workers:
             # reset, not update: the per-video timer starts again for each video
-            self.progress.reset(self.workers[ev["worker"]], total=self.n_stages,
-                                description=f"  {ev['worker']}: {one_line(self.indexed[ev['index']].input.name)}")
-        elif kind == "stage" and self.progress and ev["worker"] in self.workers:
-            s = ev["stage"]
-            self.progress.update(self.workers[ev["worker"]], completed=s["index"] + 1)
-        elif kind == "done":
-            self._done(ev["record"])
+            self.progress.reset(self.workers[event.worker], total=self.n_stages,
+                                description=f"  {event.worker}: {one_line(self.indexed[event.index].input.name)}")
+        elif isinstance(event, StageDone) and self.progress and event.worker in self.workers:
+            self.progress.update(self.workers[event.worker], completed=event.stage["index"] + 1)
+        elif isinstance(event, Finished):
+            self._done(event.record)
+
+    def _loaded(self, event: Loaded) -> None:
+        if self.progress:
+            self.workers[event.worker] = self.progress.add_task(f"  {event.device} idle", total=self.n_stages)
+        elif not self.quiet:
+            print(f"loaded\tworker {event.worker}\t{event.device}\t{time.perf_counter() - self.started:.1f} s",
+                  file=sys.stderr, flush=True)
 
     def _done(self, rec: dict, counted: bool = True) -> None:
         rec = {**self.run_fields, **rec, "finished": _now()}

@@ -13,65 +13,42 @@ import queue
 import threading
 from typing import Callable, Iterable
 
+from .events import Finished, StageDone, Started, Taken
 from .job import VideoRefiner
 from .outputs import Job
 
 _END = object()
 
 
-def run_serial(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str,
-               emit: Callable[[dict], None]) -> None:
+def run_serial(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable) -> None:
     """One video at a time (RunOptions.pipelined = False): the reference the stream must equal."""
     for i, job in jobs:
-        emit({"event": "taken", "worker": worker, "index": i})
-        emit({"event": "start", "worker": worker, "index": i})
-        rec = refiner.process(job, worker, on_stage=lambda r, i=i: emit(
-            {"event": "stage", "worker": worker, "index": i, "stage": r.as_dict()}))
-        emit({"event": "done", "worker": worker, "index": i, "record": rec})
+        emit(Taken(worker, i))
+        emit(Started(worker, i))
+        rec = refiner.process(job, worker, on_stage=lambda r, i=i: emit(StageDone(worker, i, r.as_dict())))
+        emit(Finished(worker, i, rec))
 
 
-def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str,
-               emit: Callable[[dict], None]) -> None:
+def run_worker(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable) -> None:
+    """What every worker, local or on Ray, does with the videos it is given: stream them, or one by one."""
+    (run_stream if refiner.options.pipelined else run_serial)(refiner, jobs, worker, emit)
+
+
+def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable) -> None:
     """Refine (index, job) pairs in order, three at a time; emit the same events as run_serial."""
     lock = threading.Lock()
 
-    def say(ev: dict) -> None:
+    def say(event) -> None:
         with lock:
-            emit({**ev, "worker": worker})
+            emit(event)
 
     to_refine: queue.Queue = queue.Queue(maxsize=1)
     to_write: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     crashed: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            for i, job in jobs:
-                if stop.is_set():
-                    return
-                say({"event": "taken", "index": i})
-                work = refiner.prepare(job, worker)
-                if not _put(to_refine, (i, work), stop):
-                    refiner.abandon(work)
-                    return
-        except BaseException as e:  # noqa: BLE001 - a bug here must end the run, not hang it
-            crashed.append(e)
-            stop.set()
-        finally:
-            _put(to_refine, _END, stop)
-
-    def write() -> None:
-        try:
-            while True:
-                item = to_write.get()
-                if item is _END:
-                    return
-                i, work = item
-                say({"event": "done", "index": i, "record": refiner.finish(work)})
-        except BaseException as e:  # noqa: BLE001
-            crashed.append(e)
-            stop.set()
-
+    read = _guarded(lambda: _read(refiner, jobs, worker, say, to_refine, stop), crashed, stop,
+                    then=lambda: _put(to_refine, _END, stop))
+    write = _guarded(lambda: _write(refiner, worker, say, to_write), crashed, stop)
     threads = [threading.Thread(target=read, name="evs-read", daemon=True),
                threading.Thread(target=write, name="evs-write", daemon=True)]
     for t in threads:
@@ -84,8 +61,8 @@ def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
                 break
             i, work = item
             if work.open:
-                say({"event": "start", "index": i})
-            refiner.refine(work, on_stage=lambda r, i=i: say({"event": "stage", "index": i, "stage": r.as_dict()}))
+                say(Started(worker, i))
+            refiner.refine(work, on_stage=lambda r, i=i: say(StageDone(worker, i, r.as_dict())))
             if _put(to_write, (i, work), stop):
                 work = None
     except BaseException:
@@ -103,6 +80,39 @@ def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
         _drain(to_write, refiner)
     if crashed:
         raise crashed[0]
+
+
+def _read(refiner, jobs, worker: str, say, to_refine: queue.Queue, stop: threading.Event) -> None:
+    """Claim and decode the next video while the device refines this one."""
+    for i, job in jobs:
+        if stop.is_set():
+            return
+        say(Taken(worker, i))
+        work = refiner.prepare(job, worker)
+        if not _put(to_refine, (i, work), stop):
+            refiner.abandon(work)
+            return
+
+
+def _write(refiner, worker: str, say, to_write: queue.Queue) -> None:
+    """Encode, write and rename the last video while the device refines this one."""
+    while (item := to_write.get()) is not _END:
+        i, work = item
+        say(Finished(worker, i, refiner.finish(work)))
+
+
+def _guarded(step, crashed: list, stop: threading.Event, then=None):
+    """`step` for a thread: a bug in it ends the run (re-raised by run_stream), it does not hang it."""
+    def run() -> None:
+        try:
+            step()
+        except BaseException as e:  # noqa: BLE001
+            crashed.append(e)
+            stop.set()
+        finally:
+            if then is not None:
+                then()
+    return run
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> bool:

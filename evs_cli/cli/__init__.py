@@ -10,4 +10,7 @@ from . import refine, evaluate, compare, demo, presets  # noqa: E402,F401  # iso
 
 
 def main() -> None:
+    from .app import setup_process
+
+    setup_process()
     app(prog_name="evs")

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # library chatter would drown our one-line errors
-os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-import sys  # noqa: E402
-import warnings  # noqa: E402
-
-# Deprecation notes and advice from the libraries are for their developers, not for our users' terminals
-# and cron mail; what a user must act on reaches them as an `evs: error:` line.
-warnings.filterwarnings("ignore", module=r"(huggingface_hub|diffusers|transformers|accelerate|torch)(\.|$)")
-
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
+import typer
+from rich.console import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def setup_process() -> None:
+    """What the `evs` process sets up for itself before it parses its command line (never done on import:
+    a program that imports evs_cli keeps its own warnings, environment and typer)."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # library chatter would drown our one-line errors
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Deprecation notes and advice from the libraries are for their developers, not for our users' terminals
+    # and cron mail; what a user must act on reaches them as an `evs: error:` line.
+    warnings.filterwarnings("ignore", module=r"(huggingface_hub|diffusers|transformers|accelerate|torch)(\.|$)")
+    _help_without_python_types()
 
 
 def _help_without_python_types() -> None:
@@ -48,8 +51,6 @@ def _help_without_python_types() -> None:
 
         TyperArgument._usage_display_name = usage_name
 
-
-_help_without_python_types()
 
 app = typer.Typer(
     add_completion=True, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,

@@ -1,46 +1,70 @@
-"""`evs refine --dry-run`: what would happen to each input, checked as far as possible without a model."""
+"""`evs refine --dry-run`: the plan the run would execute, printed; checked as far as possible without a model."""
 
 from __future__ import annotations
 
-from ..batch.job import RunOptions, check_fits
-from ..batch.outputs import Job, output_exists
-from ..batch.settings import decide_existing, fingerprint
+from rich.table import Table
+
+from ..batch.memory import check_fits
+from ..batch.plan import Action, Plan
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
-from .app import EXIT_FAILED, EXIT_OK
+from .app import EXIT_FAILED, EXIT_OK, console
 
 
-def print_plan(jobs: list[Job], options: RunOptions, resume: str = "same") -> int:
-    """One tab-separated line per video (action, input, output, prompt source, prompt; `skip` and `fail` lines
-    give the reason instead of the prompt), then the counts. Returns the exit code the run would end with if
-    every refinement worked.
-
-    An existing output is judged as the run itself judges it (batch.settings.decide_existing)."""
+def print_plan(plan: Plan) -> int:
+    """The stage table, then one tab-separated line per video (action, input, output, prompt source, prompt;
+    `skip` and `fail` lines give the reason instead of the prompt), then the counts. Returns the exit code the
+    run would end with if every refinement worked."""
+    print_stages(plan)
     counts = {"refine": 0, "skip": 0, "fail": 0}
-    settings = fingerprint(options)
     print("action\tinput\toutput\tprompt from\tprompt or reason")
-    for j in jobs:
-        if output_exists(j.output) and not options.overwrite:
-            action, why, _ = decide_existing(j.output, settings, resume)
-            if action == "skip":
-                counts["skip"] += 1
-                print(f"skip\t{one_line(j.input)}\t{one_line(j.output)}\t-\t{why}")
-            else:
-                counts["fail"] += 1
-                print(f"fail\t{one_line(j.input)}\t{one_line(j.output)}\t-\t{_one_line(why)}")
-            continue
-        try:
-            check_fits(j.input, options)
-            prompt, source = resolve_prompt(j.input, j.rel, options.prompt, options.prompt_table)
-        except (EvsError, OSError, UnicodeDecodeError) as e:
-            counts["fail"] += 1
-            print(f"fail\t{one_line(j.input)}\t{one_line(j.output)}\t-\t{_one_line(e)}")
-            continue
-        counts["refine"] += 1
-        print(f"refine\t{one_line(j.input)}\t{one_line(j.output)}\t{source}\t{_one_line(prompt)}")
-    print(f"{len(jobs)} video{'' if len(jobs) == 1 else 's'}: {counts['refine']} to refine, {counts['skip']} to skip, "
+    for job, decision in zip(plan.jobs, plan.decisions):
+        action, source, text = _preview(plan, job, decision)
+        counts[action] += 1
+        print(f"{action}\t{one_line(job.input)}\t{one_line(job.output)}\t{source}\t{_one_line(text)}")
+    n = len(plan.jobs)
+    print(f"{n} video{'' if n == 1 else 's'}: {counts['refine']} to refine, {counts['skip']} to skip, "
           f"{counts['fail']} would fail")
     return EXIT_FAILED if counts["fail"] else EXIT_OK
+
+
+def _preview(plan: Plan, job, decision) -> tuple[str, str, str]:
+    """(action, prompt source, prompt or reason): the plan's decision, and for a video to refine the checks a
+    worker makes before decoding it (its size, its memory, its prompt)."""
+    if decision.action is not Action.REFINE:
+        return decision.action.value, "-", decision.reason
+    o = plan.options
+    try:
+        check_fits(job.input, o)
+        prompt, source = resolve_prompt(job.input, job.rel, o.prompts.text, o.prompts.table)
+    except (EvsError, OSError, UnicodeDecodeError) as e:
+        return "fail", "-", str(e)
+    return "refine", source, prompt
+
+
+def print_stages(plan: Plan) -> None:
+    from ..engine.stages import count_calls
+
+    p, grids = plan.options.preset, plan.grids
+    t = Table(title=f"preset {p.name}: {p.data['schedule']['composition']} ({p.source})", title_justify="left")
+    for col in ("#", "model", "start", "calls", "timesteps", "injection"):
+        t.add_column(col)
+    for i, s in enumerate(plan.stages):
+        levels = grids[s.model].levels(s.start, s.calls)
+        inj = (f"invert, gamma={s.injection.gamma}, layers={','.join(s.injection.layers)}" if s.injection
+               else ("invert" if s.mode == "invert" else "sdedit"))
+        t.add_row(str(i), s.model, f"{s.mode} at {s.start}/{grids[s.model].steps} (t={levels[0]})", str(s.calls),
+                  " ".join(map(str, levels)), inj)
+    console().print(t)
+    n = count_calls(plan.stages)
+    print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
+          f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
+          f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
+    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}")
+
+
+def _passes(guidance: float) -> str:
+    return "one batched cond+uncond pass" if guidance != 1 else "no uncond pass"
 
 
 def _one_line(text) -> str:

@@ -50,7 +50,6 @@ def eval_cmd(
 
     warp_error and flicker: lower is more consistent; everything else: higher is better."""
     from ..eval.evaluate import (
-        COLUMNS,
         evaluate,
         summarize,
         timing_by_group,
@@ -76,6 +75,19 @@ def eval_cmd(
     except EvsError as e:
         fail(str(e))
     summary = summarize(rows, targets, timing)
+    _print_results(rows, summary, targets, bool(timing))
+    if json_out:
+        write_json(json_out, rows, summary)
+    if csv_out:
+        write_csv(csv_out, rows)
+    raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
+
+
+def _print_results(rows: list[dict], summary: list[dict], targets: list[str], timed: bool) -> None:
+    """Errors and skipped metrics on stderr; the per-video table (one folder of several videos) and the
+    per-folder means on stdout."""
+    from ..eval.evaluate import COLUMNS
+
     con = console()
     for r in rows:
         if "error" in r:
@@ -92,17 +104,12 @@ def eval_cmd(
                 t.add_row(r["name"], *(f"{r[c]:.4f}" if c in r else "-" for c in cols))
         con.print(t)
     t = Table(title="mean per folder" if len(targets) > 1 or len(rows) > 1 else None, title_justify="left")
-    extra = ["seconds"] if timing else []
+    extra = ["seconds"] if timed else []
     for c in ("input", "videos", *cols, *extra):
         t.add_column(c)
     for s in summary:
         t.add_row(s["group"], str(s["videos"]), *(f"{s[c]:.4f}" if c in s else "-" for c in (*cols, *extra)))
     con.print(t)
-    if json_out:
-        write_json(json_out, rows, summary)
-    if csv_out:
-        write_csv(csv_out, rows)
-    raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
 def _weighted_scorers(device, amt, dino, ap_encoder, ap_head, dover) -> dict:

@@ -5,7 +5,9 @@ import threading
 
 import pytest
 
-from evs_cli.batch.job import RunOptions, VideoRefiner
+from evs_cli.batch.events import Finished, StageDone
+from evs_cli.batch.job import VideoRefiner
+from evs_cli.batch.options import Prompts, RunOptions
 from evs_cli.batch.outputs import plan_jobs
 from evs_cli.batch.pool import run_jobs
 from evs_cli.batch.stream import run_stream
@@ -20,7 +22,7 @@ def options(tiny_paths):
     preset = load_preset("vc2").with_overrides([
         parse_override(f"models.t2i={tiny_paths['t2i']}"), parse_override(f"models.t2v={tiny_paths['adapter']}"),
         parse_override("runtime.resize=1"), parse_override("tI=4"), parse_override("tT2V=2")])
-    return lambda **kw: RunOptions(preset, prompt="a red circle", **kw)
+    return lambda **kw: RunOptions(preset, prompts=Prompts("a red circle"), **kw)
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def _run(folder, out, options):
 def test_pipelined_outputs_equal_serial_byte_for_byte(tmp_path, folder, options):
     _, serial = _run(folder, tmp_path / "serial", options(pipelined=False))
     jobs, piped = _run(folder, tmp_path / "piped", options(pipelined=True))
-    records = {e["index"]: e["record"] for e in piped if e["event"] == "done"}
+    records = {e.index: e.record for e in piped if isinstance(e, Finished)}
     assert [records[i]["status"] for i in range(5)] == ["ok", "ok", "failed", "ok", "ok"]
     assert "c.mp4: cannot decode video" in records[2]["error"]
     for name in ("a.mp4", "b.mp4", "d.mp4", "e.mp4"):
@@ -53,8 +55,8 @@ def test_pipelined_outputs_equal_serial_byte_for_byte(tmp_path, folder, options)
     assert not (tmp_path / "piped" / "c.mp4").exists() and leftovers(tmp_path) == []
     # Each video's events come in order; its refinement starts only after it was taken.
     for i in range(5):
-        kinds = [e["event"] for e in piped if e.get("index") == i and e["event"] != "stage"]
-        assert kinds == (["taken", "done"] if i == 2 else ["taken", "start", "done"]), (i, kinds)
+        kinds = [type(e).__name__ for e in piped if getattr(e, "index", None) == i and not isinstance(e, StageDone)]
+        assert kinds == (["Taken", "Finished"] if i == 2 else ["Taken", "Started", "Finished"]), (i, kinds)
 
 
 def test_the_next_video_is_read_while_the_device_refines(tmp_path, folder, options, monkeypatch):
@@ -78,7 +80,7 @@ def test_the_next_video_is_read_while_the_device_refines(tmp_path, folder, optio
     events = []
     run_stream(refiner, enumerate(jobs), "0", events.append)
     assert log.index(("prepare", "begin", "b.mp4")) < log.index(("refine", "end", "a.mp4"))
-    assert sum(e["event"] == "done" for e in events) == 5 and leftovers(tmp_path) == []
+    assert sum(isinstance(e, Finished) for e in events) == 5 and leftovers(tmp_path) == []
 
 
 def test_interrupted_stream_leaves_no_claim_or_temporary_file(tmp_path, folder, options, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evs_cli import __version__
-from evs_cli.batch.job import video_seed
+from evs_cli.batch.options import video_seed
 from helpers import evs, make_clip
 
 

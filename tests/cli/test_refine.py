@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from evs_cli.batch.job import video_seed
+from evs_cli.batch.options import video_seed
 from evs_cli.io.video import read_video
 from helpers import evs, leftovers, make_clip, make_clip_with_audio
 

@@ -1,0 +1,67 @@
+"""What happens during a run, as small typed events: workers emit them, the dispatcher keeps its ledger by
+them, the reporter shows and logs them. Plain picklable data: they cross process queues and Ray."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A worker's models are ready; it takes videos from now on."""
+
+    worker: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """A worker could not start (its models did not load); it takes no video."""
+
+    worker: str
+    device: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A worker began work on a video (its claim, then its decoding)."""
+
+    worker: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Started:
+    """A video's refinement on the device begins."""
+
+    worker: str
+    index: int
+
+
+@dataclass(frozen=True)
+class StageDone:
+    worker: str
+    index: int
+    stage: dict  # engine.schedule.StageReport.as_dict()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A video is done with: refined, skipped or failed, as its record says."""
+
+    worker: str
+    index: int
+    record: dict
+
+
+@dataclass(frozen=True)
+class Died:
+    """A worker is gone (killed, out of memory, node lost) with whatever it held; seen by the dispatcher."""
+
+    worker: str
+    where: str  # "worker 1", "actor ray-0 on node-3"
+    reason: str
+
+
+Event = Loaded | Fatal | Taken | Started | StageDone | Finished | Died

@@ -1,0 +1,81 @@
+"""Which worker holds which video, for every backend: videos wait, are handed to a worker with room, and are
+finished exactly once. A worker's death puts each video it held back at the front of the queue, or fails it
+once it has taken `max_deaths` workers down (a video that kills every worker must not take the run down).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+from .outputs import Job
+from .work import closed_record
+
+
+class Ledger:
+    def __init__(self, jobs: list[Job], capacity: int, max_deaths: int = 1):
+        self.jobs, self.capacity, self.max_deaths = jobs, capacity, max_deaths
+        self.waiting: deque[int] = deque(range(len(jobs)))
+        self.held: dict[str, set[int]] = {}  # worker -> videos it holds, for the workers that are up
+        self.given: set[int] = set()  # every video ever handed out (what an interrupt must clean up)
+        self.finished: set[int] = set()
+        self.deaths: Counter = Counter()
+        self.death_reasons: dict[int, list[str]] = {}
+
+    @property
+    def done(self) -> bool:
+        return len(self.finished) == len(self.jobs)
+
+    @property
+    def busy(self) -> bool:
+        """Work is left: waiting, or held by a worker."""
+        return bool(self.waiting) or any(self.held.values())
+
+    def join(self, worker: str) -> None:
+        self.held.setdefault(worker, set())
+
+    def hand_out(self) -> list[tuple[str, int]]:
+        """(worker, video) pairs that fill every worker up to its capacity, in the order workers joined."""
+        given = []
+        for worker, held in self.held.items():
+            while len(held) < self.capacity and self.waiting:
+                i = self.waiting.popleft()
+                held.add(i)
+                self.given.add(i)
+                given.append((worker, i))
+        return given
+
+    def finish(self, index: int, record: dict) -> dict | None:
+        """The record to report for this video, or None when it was finished already (a late event)."""
+        for held in self.held.values():
+            held.discard(index)
+        if index in self.finished:
+            return None
+        self.finished.add(index)
+        job = self.jobs[index]
+        record = {**record, "input": str(job.input), "output": str(job.output)}  # as the user named them
+        if self.deaths[index] and self.max_deaths > 1:  # retried on another worker
+            record.update(retried=self.deaths[index], retry_reasons=self.death_reasons[index])
+        return record
+
+    def died(self, worker: str, where: str, reason: str) -> tuple[list[int], list[tuple[int, dict]]]:
+        """(videos the worker held, [(video, failed record)] for those it was their last chance)."""
+        held = sorted(self.held.pop(worker, set()) - self.finished)
+        failed = []
+        for i in reversed(held):  # back at the front in their original order
+            self.deaths[i] += 1
+            self.death_reasons.setdefault(i, []).append(f"{where} died: {reason}")
+            if self.deaths[i] < self.max_deaths:
+                self.waiting.appendleft(i)
+                continue
+            if self.max_deaths == 1:
+                error = f"{self.jobs[i].input}: {where} died ({reason})"
+            else:
+                error = (f"{self.jobs[i].input}: {self.max_deaths} workers died while refining it (last: {where}: "
+                         f"{reason})")
+            failed.append((i, self.finish(i, closed_record(self.jobs[i], "failed", worker, error=error))))
+        return held, failed[::-1]
+
+    def fail_rest(self, why: str) -> list[tuple[int, dict]]:
+        """Fail every unfinished video with `why` (no worker is left to refine it)."""
+        return [(i, self.finish(i, closed_record(self.jobs[i], "failed", error=f"{self.jobs[i].input}: {why}")))
+                for i in range(len(self.jobs)) if i not in self.finished]

@@ -1,0 +1,115 @@
+"""The planner (batch/plan.py): one decision per video, the same for the dry run, the local and the Ray run;
+grids on the model's own scheduler config. No subprocess, no model."""
+
+import json
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+import torch
+
+from evs_cli.batch.options import OutputPolicy, Request, RunOptions
+from evs_cli.batch.plan import Action, decide, make_plan
+from evs_cli.batch.settings import TAG_PREFIX
+from evs_cli.engine.models import SD15_CONFIG
+from evs_cli.engine.preset import load_preset, parse_override
+from evs_cli.errors import EvsError
+from evs_cli.io.video import write_mp4
+
+SETTINGS = "0123456789abcdef"
+
+
+def _mp4(path, comment=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_mp4(torch.zeros(2, 16, 16, 3, dtype=torch.uint8), path, Fraction(8), comment=comment)
+    return path
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("outputs")
+    (root / "png").mkdir()
+    (root / "png" / "00000.png").write_bytes(b"frame")
+    (root / "empty").mkdir()
+    (root / "plain.mp4").write_bytes(b"an earlier result")
+    return {"none": root / "absent.mp4", "same": _mp4(root / "same.mp4", TAG_PREFIX + SETTINGS),
+            "other": _mp4(root / "other.mp4", TAG_PREFIX + "fedcba9876543210"), "untagged": root / "plain.mp4",
+            "png folder": root / "png", "empty folder": root / "empty"}
+
+
+SAME_SKIP = "output exists, made with the same settings"
+UNTAGGED_SKIP = "output exists (it records no evs settings: an older evs, or a png folder)"
+
+# existing output -> (decision with --resume same, with --resume any); --overwrite refines every row.
+TABLE = {
+    "none": (("refine", ""), ("refine", "")),
+    "empty folder": (("refine", ""), ("refine", "")),
+    "same": (("skip", SAME_SKIP), ("skip", "output exists")),
+    "other": (("fail", ("exists, made with other settings (fedcba9876543210; this run: 0123456789abcdef); "
+                        "--overwrite redoes it, --resume any keeps it")), ("skip", "output exists")),
+    "untagged": (("skip", UNTAGGED_SKIP), ("skip", "output exists")),
+    "png folder": (("skip", UNTAGGED_SKIP), ("skip", "output exists")),
+}
+
+
+@pytest.mark.parametrize("existing", sorted(TABLE))
+@pytest.mark.parametrize("resume", ["same", "any"])
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_decision_table_of_existing_outputs_settings_and_resume(outputs, existing, resume, overwrite):
+    d = decide(outputs[existing], overwrite, resume, SETTINGS)
+    action, reason = ("refine", "") if overwrite else TABLE[existing][resume == "any"]
+    assert d.action is Action(action)
+    assert d.reason.endswith(reason) if action == "fail" else d.reason == reason
+    if action == "fail":
+        assert d.reason.startswith(f"{outputs[existing]}: ") and d.made_with == "fedcba9876543210"
+
+
+def _request(inputs, out, **output):
+    preset = load_preset("vc2").with_overrides([parse_override("models.t2i=/no/such/model")])
+    return Request(tuple(map(str, inputs)), RunOptions(preset, OutputPolicy(**output)), out)
+
+
+def test_a_plan_holds_each_video_once_with_its_decision_and_records(tmp_path, outputs):
+    src = tmp_path / "in"
+    for name in ("a-0.mp4", "b-0.mp4", "c-0.mp4"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(b"not decoded by the plan")
+    out = tmp_path / "out"
+    plan = make_plan(_request([src], out))
+    (out).mkdir()
+    (out / "b-0.mp4").write_bytes(b"earlier")
+    _mp4(out / "c-0.mp4", TAG_PREFIX + plan.settings)
+    plan = make_plan(_request([src], out))
+    assert [j.output.name for j in plan.jobs] == ["a-0.mp4", "b-0.mp4", "c-0.mp4"]
+    assert [d.action for d in plan.decisions] == [Action.REFINE, Action.SKIP, Action.SKIP]
+    assert [j.output.name for j in plan.todo] == ["a-0.mp4"]
+    assert [(r["output"], r["status"], r["reason"]) for r in plan.closed()] == [
+        (str(out / "b-0.mp4"), "skipped", UNTAGGED_SKIP), (str(out / "c-0.mp4"), "skipped", SAME_SKIP)]
+    # another crf is another fingerprint: c is now made with other settings and fails, with both fingerprints
+    other = make_plan(_request([src], out, crf=30))
+    assert other.settings != plan.settings
+    (rec,) = [r for r in other.closed() if r["status"] == "failed"]
+    assert rec["output_settings"] == plan.settings and rec["settings"] == other.settings
+    assert make_plan(_request([src], out, crf=30, overwrite=True)).todo == other.jobs
+
+
+def test_grids_come_from_the_models_own_scheduler_config(tmp_path):
+    src = tmp_path / "a-0.mp4"
+    src.write_bytes(b"x")
+    sd15 = make_plan(_request([src], tmp_path / "out"))
+    model = tmp_path / "model"
+    (model / "scheduler").mkdir(parents=True)
+    config = json.loads((SD15_CONFIG / "scheduler" / "scheduler_config.json").read_text())
+    (model / "scheduler" / "scheduler_config.json").write_text(json.dumps({**config, "num_train_timesteps": 500}))
+    preset = load_preset("vc2").with_overrides([parse_override(f"models.t2i={model}")])
+    own = make_plan(Request((str(src),), RunOptions(preset), tmp_path / "out"))
+    assert max(own.grids["t2i"].timesteps) < 500 <= max(sd15.grids["t2i"].timesteps)
+    assert len(own.stages) == len(sd15.stages)
+
+
+def test_no_video_is_one_error_unless_a_shard_holds_none(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvsError, match="no video files found in"):
+        make_plan(_request([tmp_path / "empty"], tmp_path / "out"))
+    req = _request([tmp_path / "empty"], tmp_path / "out")
+    assert make_plan(replace(req, shard=(1, 2))).jobs == []

@@ -1,0 +1,57 @@
+"""The reporter (batch/report.py) consumes a run's typed events: one log record per video, the plain lines
+a pipe gets, the workers that could not start, and the closing counts. No process, no model."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from evs_cli.batch.events import Fatal, Finished, Loaded, StageDone, Started, Taken
+from evs_cli.batch.outputs import Job
+from evs_cli.batch.plan import Action, Decision
+from evs_cli.batch.report import Reporter
+
+
+def _jobs(n):
+    return [Job(Path(f"in/v{i}.mp4"), Path(f"v{i}.mp4"), Path(f"out/v{i}.mp4")) for i in range(n)]
+
+
+def test_events_become_one_record_each_in_the_log_and_one_line_each_on_a_pipe(tmp_path, capsys):
+    jobs = _jobs(3)
+    plan = SimpleNamespace(closed=lambda: [Decision(Action.SKIP, "output exists").record(jobs[0], "s")],
+                           todo=jobs[1:])
+    log = tmp_path / "logs" / "run.jsonl"
+    r = Reporter(jobs, log, quiet=False, n_stages=3)
+    r.record_plan(plan)
+    for event in (Loaded("0", "cpu"), Taken("0", 0), Started("0", 0), StageDone("0", 0, {"index": 0}),
+                  Finished("0", 0, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "ok",
+                                    "seconds": {"total": 2.5}}),
+                  Fatal("1", "cuda:1", "no such model"),
+                  Finished("-", 1, {"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "failed",
+                                    "error": "in/v2.mp4: worker 1 died (exit code -9)"})):
+        r(event)
+    counts = r.close(summary=False)
+    assert counts == {"skipped": 1, "ok": 1, "failed": 1}
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(x["output"], x["status"]) for x in records] == [("out/v0.mp4", "skipped"), ("out/v1.mp4", "ok"),
+                                                             ("out/v2.mp4", "failed")]
+    assert len({x["run_id"] for x in records}) == 1 and all("finished" in x and "evs_version" in x for x in records)
+    err = capsys.readouterr().err.splitlines()
+    assert "1/2\tok\tin/v1.mp4\tout/v1.mp4\t2.5 s" in err  # counted over the videos that go to a worker
+    assert "evs: error: worker 1 on cuda:1 could not start: no such model" in err
+    assert "evs: error: in/v2.mp4: worker 1 died (exit code -9)" in err
+    assert r.fatal == ["worker 1 (cuda:1): no such model"]
+
+
+def test_quiet_prints_only_errors_and_the_summary_names_what_was_left_undone(tmp_path, capsys):
+    jobs = _jobs(2)
+    r = Reporter(jobs, None, quiet=True, n_stages=1)
+    r.record_plan(SimpleNamespace(closed=list, todo=jobs))
+    r(Loaded("0", "cpu"))
+    r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}}))
+    assert r.close() == {"ok": 1} and capsys.readouterr().err == ""
+    loud = Reporter(jobs, None, quiet=False, n_stages=1)
+    loud.record_plan(SimpleNamespace(closed=list, todo=jobs))
+    loud(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}}))
+    loud.close()
+    err = capsys.readouterr().err
+    assert "not done: 1 video (interrupted; rerun the same command to finish them)" in err

@@ -1,0 +1,28 @@
+"""cli/app.py: the `evs` process sets itself up when it starts; importing evs_cli configures nothing."""
+
+import subprocess
+import sys
+
+PROBE = """
+import os, warnings
+before_env = dict(os.environ)
+ours = lambda: [f for f in warnings.filters
+                if f[3] is not None and "diffusers|transformers" in getattr(f[3], "pattern", f[3])]
+from typer.core import TyperArgument
+before_usage = TyperArgument.__dict__.get("_usage_display_name")
+import evs_cli, evs_cli.cli, evs_cli.cli.refine, evs_cli.batch.cluster
+assert dict(os.environ) == before_env, set(os.environ) ^ set(before_env)
+assert ours() == []  # the libraries may add their own filters on import; evs adds none
+assert TyperArgument.__dict__.get("_usage_display_name") is before_usage
+from evs_cli.cli.app import setup_process
+setup_process()
+assert os.environ["TRANSFORMERS_VERBOSITY"] == "error" and len(ours()) == 1
+print("ok")
+"""
+
+
+def test_importing_evs_cli_configures_nothing_and_the_entry_point_sets_up_its_process():
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
