@@ -9,7 +9,8 @@ The Python API, for notebooks (the CLI is built on the same pieces):
     models = load_models(preset.t2i_model, preset.t2v_model, device="cuda", dtype=torch.bfloat16)
     engine = Engine(models, preset)
     refined, report = engine.refine(frames, "a corgi running on the beach", seed=0)
-    # frames, refined: uint8 tensors (F, H, W, 3), sides multiples of 64; report: seconds and calls per stage
+    # frames, refined: uint8 tensors (F, H, W, 3), sides multiples of 64; report: a RefineReport
+    # (.seconds per phase, .stages, .calls per model)
 
 `engine.refine_latents(x0, prompt, seed=...)` works on VAE latents directly.
 
@@ -20,7 +21,8 @@ The package is layered, lowest first; a module imports only from its own layer a
     engine/  the method: grids, steps, stages, Algorithm 1, SFI, windows, model loading, presets, Engine
     io/      video decode/encode, input discovery, prompts
     eval/    metrics, VBench/DOVER networks, evaluate, compare
-    batch/   outputs and claims, the per-video job, the worker pool, progress and logs
+    batch/   a run planned once (plan), dispatched to local workers or Ray (dispatch, ledger, events),
+             the per-video job and state, outputs and claims, progress and logs
     toy/     the toy world and the tiny test models
     cli/     the `evs` command: argument parsing and printing only
 """

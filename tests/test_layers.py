@@ -5,6 +5,7 @@ start-up fast, they are dependencies all the same).
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,12 @@ def test_the_checker_finds_upward_imports_and_cycles(fake_package):
     assert "upward import: pkg.engine.core (engine) imports pkg.batch.jobs (batch)" in found
     assert any(p.startswith("import cycle: pkg.batch.jobs -> pkg.batch.pool -> pkg.batch.jobs") for p in found)
     assert not any("pkg.errors" in p or p.startswith("upward import: pkg ") for p in found)
+
+
+def test_every_package_docstring_names_each_of_its_modules():
+    root = Path(evs_cli.__file__).parent
+    for layer in LAYERS[2:-1]:
+        doc = ast.get_docstring(ast.parse((root / layer / "__init__.py").read_text()))
+        for f in sorted((root / layer).glob("*.py")):
+            if f.stem != "__init__":
+                assert re.search(rf"\b{f.stem}\b", doc), f"evs_cli/{layer}/__init__.py does not name {f.stem}"

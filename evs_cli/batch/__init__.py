@@ -1,6 +1,23 @@
-"""Many videos, safely: where each result goes and how runs share a folder (`outputs`: claims, temporary
-names, renames), one video from file to file (`job`), one worker per device (`pool`), and what a run
-shows and logs (`report`).
+"""Many videos, safely: a run planned once, then dispatched to local workers or to Ray actors.
+
+    options.py     what a run was asked to do, grouped by concern (RunOptions, Request)
+    plan.py        the plan: stages and grids, videos and outputs, one decision per video (decide)
+    run.py         execute a plan: pre-flight checks, the log, the backend, the outcome
+    dispatch.py    the one seam: the Backend interface and the loop that keeps the ledger by events
+    ledger.py      which worker holds which video; what a worker's death does to each (retry or fail, once)
+    events.py      what happens during a run, as typed events (workers -> dispatcher -> reporter)
+    pool.py        the local backend: one worker per device (in this process, or spawned processes)
+    cluster.py     the Ray backend: actors planned from the cluster's resources, replaced when one dies
+    actor.py       a worker as a Ray actor
+    ray_connect.py joining a Ray cluster (and failing in seconds where Ray would wait for minutes)
+    stream.py      read-ahead / write-behind around the device, used by every worker
+    job.py         one video from file to file: claim, decode, refine, write, rename (VideoRefiner)
+    work.py        one video's state (open, skipped, failed, done) and its log record, built once
+    outputs.py     where each result goes; claims, temporary names and renames shared between runs
+    settings.py    the settings fingerprint an output carries
+    memory.py      will a video fit (pixels, host, cgroup and device memory), checked before decoding
+    report.py      the progress display, plain lines, the JSON-lines log and the summary
+    signals.py     SIGINT and SIGTERM as one KeyboardInterrupt
 
 Layer rule: imports `evs_cli.errors`, `evs_cli.engine`, `evs_cli.io`, `evs_cli.eval` (for `--eval`)
 and its own modules; never the toy world or the command line.

@@ -1,5 +1,5 @@
 """Measuring videos: weight-free metrics (`metrics`), VBench's and the paper's metrics and their
-networks (`vbench_metrics`, `amt`, `dover`), whole folders (`evaluate`) and visual comparison
+networks (`vbench_metrics`, `amt`, `dover`, `dover_net`), whole folders (`evaluate`) and visual comparison
 (`compare`).
 
 Layer rule: imports `evs_cli.errors`, `evs_cli.io` and its own modules; never the engine or the batch
