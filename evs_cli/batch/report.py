@@ -87,7 +87,8 @@ class Reporter:
             self.progress.update(self.overall, total=self.to_run)
         skipped = sum(r["status"] == "skipped" for r in self.records)
         if todo and not self.quiet and skipped:
-            self.err.print(f"evs: {skipped} of {len(self.jobs)} outputs exist already (skipped; --overwrite redoes them)")
+            self.err.print(f"evs: {skipped} of {len(self.jobs)} outputs exist already (skipped; --overwrite redoes "
+                           "them)")
 
     def loading(self, preset, workers: str) -> None:
         """One line before the models load (tens of seconds on a cold disk): what loads, from where, where to."""

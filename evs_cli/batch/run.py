@@ -17,7 +17,7 @@ class Outcome(Enum):
 
 def execute(plan: Plan) -> Outcome:
     """Run the plan. EvsError: a setup problem found before any video was refined (nothing was written)."""
-    from ..engine.models import check_sources
+    from ..engine.sources import check_sources
     from .outputs import check_writable
     from .pool import check_devices, default_devices
     from .report import Reporter

@@ -116,5 +116,5 @@ class VideoWork:
 
 def run_params(preset, dtype_name: str) -> dict:
     d = preset.data
-    return {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": d["t2v"], "runtime": {**d["runtime"], "dtype": dtype_name},
-            "models": d["models"]}
+    return {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": d["t2v"],
+            "runtime": {**d["runtime"], "dtype": dtype_name}, "models": d["models"]}

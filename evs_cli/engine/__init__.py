@@ -2,10 +2,10 @@
 
 Grids and pure steps (`diffusion`), the schedule as data (`stages`) and its loop, the paper's
 Algorithm 1 (`schedule`), Selective Feature Injection (`sfi`), the models as denoisers with CFG,
-chunks and temporal windows (`denoisers`, `windows`), model loading and the shipped SD1.5 configs
-(`models`, `configs/`), presets (`preset`), layer names (`layers`), per-call options (`options`), the
-device clock (`timing`), compile and memory-layout speed-ups (`speed`) and the `Engine` that ties them
-together (`pipeline`).
+chunks and temporal windows (`denoisers`, `windows`), model sources and their checks (`sources`),
+loading and the shipped SD1.5 configs (`models`, `configs/`), presets (`preset`), layer names
+(`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
+speed-ups (`speed`) and the `Engine` that ties them together (`pipeline`).
 
 Layer rule: imports only `evs_cli.errors` and its own modules. Nothing here knows about files of
 videos, folders, processes or the command line.

@@ -1,4 +1,5 @@
-"""Load the T2I model, the T2V motion adapter, and build the T2V UNet on the T2I UNet's spatial weights.
+"""Load the T2I model, the T2V motion adapter, and build the T2V UNet on the T2I UNet's spatial weights
+(what a source is, and the checks that need no loading: sources.py).
 
 Model sources, for both models:
   * a hub id (``emilianJR/epiCRealism``; for an adapter file inside a repo, ``repo:file``), fetched
@@ -12,21 +13,23 @@ Model sources, for both models:
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..errors import EvsError, first_line, read_text
+from ..errors import EvsError, first_line
 from .options import DTYPE_ALIASES, DTYPE_NAMES
+from .sources import (
+    SD15_CONFIG,
+    check_adapter_config,
+    check_t2i_source,
+    check_t2v_source,
+    hub_error,
+    resolve_source,
+    source_kind,
+)
 
-SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
-_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 _TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DTYPES = {name: _TORCH_DTYPES[short] for name, short in DTYPE_ALIASES.items()}
 
@@ -64,45 +67,6 @@ class ModelSet:
     dtype: torch.dtype
 
 
-PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
-
-
-def resolve_source(source: str) -> str:
-    if source.startswith(PACKAGE_PREFIX):
-        return str(PACKAGE_ROOT / source[len(PACKAGE_PREFIX):])
-    return source
-
-
-def _kind(source: str) -> str:
-    p = Path(source).expanduser()
-    if p.is_file():
-        return "file"
-    if p.is_dir():
-        return "folder"
-    if _HUB_ID.match(source):
-        return "hub"
-    return "missing"
-
-
-def _hf_cache() -> str:
-    try:
-        from huggingface_hub.constants import HF_HUB_CACHE
-
-        return str(HF_HUB_CACHE)
-    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
-        return "~/.cache/huggingface/hub"
-
-
-def _hub_error(what: str, source: str, err: Exception) -> EvsError:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return EvsError(f"{what} {source!r} is not in the Hugging Face cache ({_hf_cache()}), and HF_HUB_OFFLINE "
-                        "forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local "
-                        "folder or file")
-    first = first_line(err)
-    return EvsError(f"{what} {source!r}: not a local file or folder, and the hub id could not be loaded "
-                    f"from the Hugging Face hub or cache ({first})")
-
-
 # A fast tokenizer's tokenizer.json (what transformers 5 saves) or a slow one's vocab.json + merges.txt.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 
@@ -118,62 +82,13 @@ def load_tokenizer(source: str | None, fallback_dirs=()):
         tried.append(str(sub))
         if any((sub / f).is_file() for f in TOKENIZER_FILES):
             return CLIPTokenizer.from_pretrained(str(sub))
-    if source and _kind(source) == "hub":
+    if source and source_kind(source) == "hub":
         try:
             return CLIPTokenizer.from_pretrained(source, subfolder="tokenizer")
         except Exception as e:  # noqa: BLE001 - any hub/cache failure becomes one user-facing line
-            raise _hub_error("tokenizer", source, e) from e
-    raise EvsError("no CLIP tokenizer found (looked for tokenizer.json or vocab.json in " + ", ".join(tried or ["nothing"]) +
-                   "); pass --tokenizer with a folder or hub id holding one")
-
-
-def check_t2i_source(source: str) -> str:
-    """What can be known of a T2I source before loading it (run before any model loads); returns its kind."""
-    kind = _kind(source)
-    if kind == "missing":
-        raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
-    if kind == "file" and not source.endswith(_CHECKPOINT_SUFFIXES):
-        raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
-    if kind == "folder":
-        for sub in ("unet", "vae", "text_encoder", "scheduler"):
-            if not (Path(source) / sub).is_dir():
-                raise EvsError(f"T2I model {source!r}: not a diffusers folder (no {sub}/ inside)")
-    return kind
-
-
-def check_t2v_source(source: str) -> str:
-    """What can be known of a motion adapter source before loading it; returns its kind."""
-    kind = _kind(source)
-    if kind == "missing":
-        raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")
-    if kind == "folder":
-        if not (Path(source) / "config.json").is_file():
-            raise EvsError(f"T2V motion adapter {source!r}: folder has no config.json")
-        _check_adapter_config(Path(source) / "config.json")
-    if kind == "file" and (Path(source).parent / "config.json").is_file():
-        _check_adapter_config(Path(source).parent / "config.json")
-    return kind
-
-
-def local_scheduler_config(t2i: str) -> dict:
-    """The T2I model's scheduler config when it can be read without loading anything (a local diffusers
-    folder), else SD1.5's: what the preset's scheduler settings are tried on before the models load."""
-    source = resolve_source(t2i)
-    found = Path(source) / "scheduler" / "scheduler_config.json"
-    path = found if _kind(source) == "folder" and found.is_file() else SD15_CONFIG / "scheduler" / "scheduler_config.json"
-    try:
-        config = json.loads(read_text(path, "the scheduler config", EvsError))
-    except json.JSONDecodeError as e:
-        raise EvsError(f"{path}: the scheduler config is not JSON ({e.msg}, line {e.lineno})") from None
-    if not isinstance(config, dict):
-        raise EvsError(f"{path}: the scheduler config is not a JSON object")
-    return config
-
-
-def check_sources(t2i: str, t2v: str) -> None:
-    """Both models' local paths, checked before any model loads (hub ids are checked when loaded)."""
-    check_t2i_source(resolve_source(t2i))
-    check_t2v_source(resolve_source(t2v))
+            raise hub_error("tokenizer", source, e) from e
+    raise EvsError("no CLIP tokenizer found (looked for tokenizer.json or vocab.json in "
+                   + ", ".join(tried or ["nothing"]) + "); pass --tokenizer with a folder or hub id holding one")
 
 
 def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
@@ -191,7 +106,8 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
     if kind == "file":
         here = Path(source).parent
         # Component configs from a diffusers layout beside the file (a fine-tune's own), else SD1.5's.
-        config = here if (here / "model_index.json").is_file() and (here / "unet" / "config.json").is_file() else SD15_CONFIG
+        beside = (here / "model_index.json").is_file() and (here / "unet" / "config.json").is_file()
+        config = here if beside else SD15_CONFIG
         tok = load_tokenizer(tokenizer, [here, SD15_CONFIG])
         try:
             pipe = StableDiffusionPipeline.from_single_file(
@@ -209,7 +125,7 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
         raise
     except Exception as e:  # noqa: BLE001
         if kind == "hub":
-            raise _hub_error("T2I model", source, e) from e
+            raise hub_error("T2I model", source, e) from e
         raise EvsError(f"T2I model {source!r}: cannot load ({first_line(e)})") from e
     tok = load_tokenizer(tokenizer or source)
     return tok, text_encoder, vae, unet, dict(sched)
@@ -234,7 +150,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
 
             source = hf_hub_download(repo, filename)
         except Exception as e:  # noqa: BLE001
-            raise _hub_error("T2V motion adapter", source, e) from e
+            raise hub_error("T2V motion adapter", source, e) from e
     elif kind == "folder":
         try:
             return MotionAdapter.from_pretrained(source, torch_dtype=dtype)
@@ -255,26 +171,12 @@ def _read_weights(path: Path) -> dict:
         raise EvsError(f"{path}: not a readable weights file ({first_line(e)})") from e
 
 
-def _check_adapter_config(cfg_file: Path) -> dict:
-    """The config of a MotionAdapter, not of another model (diffusers would build an adapter from a UNet's
-    config, with no weights to fill it, and fail later with a meta-tensor error)."""
-    try:
-        config = json.loads(read_text(cfg_file, "the model config"))
-    except ValueError as e:
-        raise EvsError(f"{cfg_file}: not valid JSON ({e})") from None
-    kind = config.get("_class_name", "MotionAdapter") if isinstance(config, dict) else type(config).__name__
-    if kind != "MotionAdapter":
-        raise EvsError(f"T2V motion adapter {cfg_file.parent}: its config.json describes a {kind}, not a "
-                       "MotionAdapter (--t2v takes an AnimateDiff motion adapter; the T2I model goes to --t2i)")
-    return config
-
-
 def _adapter_from_file(path: Path, dtype: torch.dtype):
     from accelerate import init_empty_weights
     from diffusers import MotionAdapter
 
     cfg_file = path.parent / "config.json"
-    config = _check_adapter_config(cfg_file) if cfg_file.is_file() else {}
+    config = check_adapter_config(cfg_file) if cfg_file.is_file() else {}
     config = {k: v for k, v in config.items() if not k.startswith("_")}
     state = _read_weights(path)
     with init_empty_weights():

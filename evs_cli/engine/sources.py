@@ -1,0 +1,120 @@
+"""Where the models come from, checked without loading them or importing torch: hub ids, local diffusers
+folders and single files (`evs:` names models shipped in the package), the checks run before any model
+loads, the T2I model's own scheduler config, and the one line a hub failure becomes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from ..errors import EvsError, first_line, read_text
+
+SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
+CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
+
+
+def resolve_source(source: str) -> str:
+    if source.startswith(PACKAGE_PREFIX):
+        return str(PACKAGE_ROOT / source[len(PACKAGE_PREFIX):])
+    return source
+
+
+def source_kind(source: str) -> str:
+    p = Path(source).expanduser()
+    if p.is_file():
+        return "file"
+    if p.is_dir():
+        return "folder"
+    if HUB_ID.match(source):
+        return "hub"
+    return "missing"
+
+
+def hf_cache() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        return str(HF_HUB_CACHE)
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        return "~/.cache/huggingface/hub"
+
+
+def hub_error(what: str, source: str, err: Exception) -> EvsError:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return EvsError(f"{what} {source!r} is not in the Hugging Face cache ({hf_cache()}), and HF_HUB_OFFLINE "
+                        "forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local "
+                        "folder or file")
+    first = first_line(err)
+    return EvsError(f"{what} {source!r}: not a local file or folder, and the hub id could not be loaded "
+                    f"from the Hugging Face hub or cache ({first})")
+
+
+def check_t2i_source(source: str) -> str:
+    """What can be known of a T2I source before loading it (run before any model loads); returns its kind."""
+    kind = source_kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
+    if kind == "file" and not source.endswith(CHECKPOINT_SUFFIXES):
+        raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
+    if kind == "folder":
+        for sub in ("unet", "vae", "text_encoder", "scheduler"):
+            if not (Path(source) / sub).is_dir():
+                raise EvsError(f"T2I model {source!r}: not a diffusers folder (no {sub}/ inside)")
+    return kind
+
+
+def check_t2v_source(source: str) -> str:
+    """What can be known of a motion adapter source before loading it; returns its kind."""
+    kind = source_kind(source)
+    if kind == "missing":
+        raise EvsError(f"T2V motion adapter {source!r} not found: no such file or folder, and not a hub id")
+    if kind == "folder":
+        if not (Path(source) / "config.json").is_file():
+            raise EvsError(f"T2V motion adapter {source!r}: folder has no config.json")
+        check_adapter_config(Path(source) / "config.json")
+    if kind == "file" and (Path(source).parent / "config.json").is_file():
+        check_adapter_config(Path(source).parent / "config.json")
+    return kind
+
+
+def local_scheduler_config(t2i: str) -> dict:
+    """The T2I model's scheduler config when it can be read without loading anything (a local diffusers
+    folder), else SD1.5's: what the preset's scheduler settings are tried on before the models load."""
+    source = resolve_source(t2i)
+    found = Path(source) / "scheduler" / "scheduler_config.json"
+    if not (source_kind(source) == "folder" and found.is_file()):
+        found = SD15_CONFIG / "scheduler" / "scheduler_config.json"
+    path = found
+    try:
+        config = json.loads(read_text(path, "the scheduler config", EvsError))
+    except json.JSONDecodeError as e:
+        raise EvsError(f"{path}: the scheduler config is not JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(config, dict):
+        raise EvsError(f"{path}: the scheduler config is not a JSON object")
+    return config
+
+
+def check_sources(t2i: str, t2v: str) -> None:
+    """Both models' local paths, checked before any model loads (hub ids are checked when loaded)."""
+    check_t2i_source(resolve_source(t2i))
+    check_t2v_source(resolve_source(t2v))
+
+
+def check_adapter_config(cfg_file: Path) -> dict:
+    """The config of a MotionAdapter, not of another model (diffusers would build an adapter from a UNet's
+    config, with no weights to fill it, and fail later with a meta-tensor error)."""
+    try:
+        config = json.loads(read_text(cfg_file, "the model config"))
+    except ValueError as e:
+        raise EvsError(f"{cfg_file}: not valid JSON ({e})") from None
+    kind = config.get("_class_name", "MotionAdapter") if isinstance(config, dict) else type(config).__name__
+    if kind != "MotionAdapter":
+        raise EvsError(f"T2V motion adapter {cfg_file.parent}: its config.json describes a {kind}, not a "
+                       "MotionAdapter (--t2v takes an AnimateDiff motion adapter; the T2I model goes to --t2i)")
+    return config
