@@ -13,7 +13,25 @@ from . import refine, evaluate, compare, demo, presets  # noqa: E402,F401  # iso
 
 
 def main() -> None:
-    from .app import setup_process
+    import sys
+
+    try:  # typer >= 0.20 carries its own click; older ones use click itself
+        from typer._click import exceptions as click_errors
+    except ImportError:
+        from click import exceptions as click_errors
+
+    from ..errors import one_line
+    from .app import EXIT_INTERRUPTED, setup_process
 
     setup_process()
-    app(prog_name="evs")
+    try:
+        code = app(prog_name="evs", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:  # `evs`, `evs refine`: the help, as before
+        e.show()
+        code = e.exit_code
+    except click_errors.ClickException as e:  # a parsing mistake: our one line, not a box drawn into cron mail
+        print(f"evs: error: {one_line(e.format_message())}", file=sys.stderr)
+        code = e.exit_code
+    except click_errors.Abort:
+        code = EXIT_INTERRUPTED
+    sys.exit(code if isinstance(code, int) else 0)

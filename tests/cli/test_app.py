@@ -26,3 +26,17 @@ def test_importing_evs_cli_configures_nothing_and_the_entry_point_sets_up_its_pr
     r = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120,
                        check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_parsing_mistakes_are_one_error_line_and_exit_2(tmp_path):
+    from helpers import evs
+
+    for args, message in ((["--format", "avi"], "Invalid value for '--format'"),
+                          (["--crf", "abc"], "Invalid value for '--crf'"),
+                          (["--seed", str(2**90)], "Invalid value for '--seed'"),
+                          (["--bogus"], "No such option: --bogus")):
+        r = evs("refine", tmp_path / "x.mp4", *args)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"evs: error: {message}"), r.stderr
+    r = evs("refine")  # no arguments: the help, as `evs` alone
+    assert r.returncode == 2 and "--preset" in r.stdout + r.stderr
