@@ -15,6 +15,8 @@ from . import refine, evaluate, compare, demo, presets  # noqa: E402,F401  # iso
 def main() -> None:
     import sys
 
+    import typer
+
     try:  # typer >= 0.20 carries its own click; older ones use click itself
         from typer._click import exceptions as click_errors
     except ImportError:
@@ -32,6 +34,6 @@ def main() -> None:
     except click_errors.ClickException as e:  # a parsing mistake: our one line, not a box drawn into cron mail
         print(f"evs: error: {one_line(e.format_message())}", file=sys.stderr)
         code = e.exit_code
-    except click_errors.Abort:
+    except typer.Abort:  # EOF at a prompt, or an interrupt typer saw first
         code = EXIT_INTERRUPTED
     sys.exit(code if isinstance(code, int) else 0)
