@@ -90,7 +90,7 @@ DryRun = Annotated[bool, Opt("--dry-run", metavar="", help=(
 Quiet = Annotated[bool, Opt("--quiet", "-q", metavar="", help="Print nothing but errors.")]
 Evaluate = Annotated[bool, Opt("--eval", metavar="", help=(
     "Add each output's weight-free metrics (see `evs eval`) to its log record."))]
-StaleAfter = Annotated[float, Opt("--stale-after", metavar="SECONDS", help=(
+StaleAfter = Annotated[float, Opt("--stale-after", metavar="SECONDS", min=1.0, help=(
     "Seconds after which another run's claim on an output is considered abandoned."))]
 SeedPerVideo = Annotated[Switch, Opt("--seed-per-video", metavar="on|off", help=(
     "on: each video's noise seed is derived from --seed and its relative path (stable across runs and machines; "

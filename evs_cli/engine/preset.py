@@ -199,9 +199,11 @@ def _stage(d: dict, i: int) -> Stage:
 
 
 def load_preset(name_or_path: str) -> Preset:
-    """A shipped preset by name, or a YAML file by path."""
+    """A shipped preset by name, or a YAML file by path. A shipped name always means the shipped preset,
+    whatever the current folder holds (a file `./vc2` is named as such)."""
     p = Path(name_or_path).expanduser()
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    shipped = name_or_path in list_presets()
+    if not shipped and (p.suffix in (".yaml", ".yml") or p.exists()):
         if not p.is_file():
             raise ConfigError(f"preset file {name_or_path!r} not found")
         text, source = read_text(p, "the preset", ConfigError), str(p)
@@ -211,9 +213,11 @@ def load_preset(name_or_path: str) -> Preset:
             raise ConfigError(f"unknown preset {name_or_path!r} (shipped: {', '.join(list_presets())})")
         text, source = read_text(f, "the preset", ConfigError), f"preset:{name_or_path}"
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: not valid YAML ({first_line(e)})") from e
+    if raw is None:  # an empty file would run the built-in defaults under its name
+        raise ConfigError(f"{source}: the preset file is empty")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a preset must be a YAML mapping")
     try:

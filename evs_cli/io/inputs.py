@@ -28,7 +28,12 @@ def _fixed_prefix(pattern: str) -> Path:
 def read_input_list(source: str, stream=None) -> list[str]:
     """Paths from a list file, or from `stream` (stdin) for '-': one a line; blank lines and # comments
     skipped. (`find . -name '*.mp4' | evs refine -`, `evs refine --from list.txt`.)"""
-    text = stream.read() if source == "-" else read_text(source, "the input list")
+    if source == "-":
+        import sys
+
+        text = (stream or sys.stdin).read()
+    else:
+        text = read_text(source, "the input list")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 

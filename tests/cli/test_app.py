@@ -34,6 +34,7 @@ def test_parsing_mistakes_are_one_error_line_and_exit_2(tmp_path):
     for args, message in ((["--format", "avi"], "Invalid value for '--format'"),
                           (["--crf", "abc"], "Invalid value for '--crf'"),
                           (["--seed", str(2**90)], "Invalid value for '--seed'"),
+                          (["--stale-after", "0"], "Invalid value for '--stale-after'"),
                           (["--bogus"], "No such option: --bogus")):
         r = evs("refine", tmp_path / "x.mp4", *args)
         assert r.returncode == 2 and r.stdout == ""

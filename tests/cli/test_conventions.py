@@ -99,6 +99,7 @@ def test_inputs_from_a_list_stdin_and_globs_keep_relative_paths(tmp_path):
     listing.write_text(f"# the videos\n{a}\n\n{b}\n")
     assert [r[1] for r in _dry("--from", listing, "--out", out)] == [str(a), str(b)]
     assert [r[1] for r in _dry("-", "--out", out, input=f"{b}\n")] == [str(b)]
+    assert [r[1] for r in _dry("--from", "-", "--out", out, input=f"{a}\n")] == [str(a)]  # stdin as the list
     r = evs("refine", "--from", tmp_path / "none.txt", "--dry-run")
     assert r.returncode == 2 and "none.txt: cannot read the input list" in r.stderr.strip().splitlines()[-1]
 

@@ -83,3 +83,13 @@ def test_bad_preset_file_names_file_and_key(tmp_path):
         load_preset(str(f))
     with pytest.raises(ConfigError, match=r"unknown preset 'nope'"):
         load_preset("nope")
+
+
+def test_a_shipped_name_is_never_shadowed_by_a_file_in_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vc2").write_text("")  # an empty file that happens to carry a preset's name
+    assert load_preset("vc2").source == "preset:vc2" and load_preset("vc2").data["schedule"]["tV"] is not None
+    with pytest.raises(ConfigError, match=r"vc2: the preset file is empty"):
+        load_preset("./vc2")
+    (tmp_path / "mine").write_text("schedule: {tV: 4}\n")
+    assert load_preset("mine").data["schedule"]["tV"] == 4  # a name that is not shipped is still a file
