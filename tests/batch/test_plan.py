@@ -11,8 +11,8 @@ import torch
 from evs_cli.batch.options import OutputPolicy, Request, RunOptions
 from evs_cli.batch.plan import Action, decide, make_plan
 from evs_cli.batch.settings import TAG_PREFIX
-from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.engine.preset import load_preset, parse_override
+from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.errors import EvsError
 from evs_cli.io.video import write_mp4
 
