@@ -56,14 +56,6 @@ def preset_grids(preset, scheduler_config: dict) -> dict[str, Grid]:
     return grids
 
 
-def check_schedulers(preset) -> None:
-    """Build both grids on the T2I model's scheduler config as far as it is known before loading (see
-    sources.local_scheduler_config), so that a bad scheduler name or value fails before the models load."""
-    from .sources import local_scheduler_config
-
-    preset_grids(preset, local_scheduler_config(preset.t2i_model))
-
-
 class Engine:
     def __init__(self, models, preset):
         self.models = models
