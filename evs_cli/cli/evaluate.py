@@ -68,7 +68,8 @@ def eval_cmd(
         found = videos_by_group(targets)  # a missing path or an empty folder fails before any weights load
         if reference is not None and not reference.exists():
             raise EvsError(f"{reference}: no such reference file or folder")
-        timing = timing_by_group(targets, logs)  # a bad log is found before minutes of scoring
+        # a bad log is found before minutes of scoring
+        timing = timing_by_group(targets, logs, warn=lambda m: print(f"evs: warning: {m}", file=sys.stderr))
         with interruptible("no scores were written"), progress_bar("scoring") as update:
             scorers = _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover)
             rows = evaluate(found, reference, flow, scorers, progress=update)

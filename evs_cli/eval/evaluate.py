@@ -79,16 +79,23 @@ def evaluate(found: list[tuple[str, Path, Path]], reference: Path | None = None,
     return rows
 
 
-def timing_by_group(groups: list[str], logs: list[Path]) -> dict[str, float]:
+def timing_by_group(groups: list[str], logs: list[Path], warn=lambda message: None) -> dict[str, float]:
     """Mean refine seconds of the ok records whose output lies in each group, each output counted once: its
-    latest record (a log appended to by a run and its reruns with --overwrite holds several)."""
+    latest record (a log appended to by a run and its reruns with --overwrite holds several). A last line
+    cut off with no newline (a run killed while writing it) is skipped with `warn`; any other line that is
+    not JSON is an error."""
     latest: dict[Path, dict] = {}
     for log in logs:
-        for n, line in enumerate(read_text(log, "the log").splitlines(), 1):
+        text = read_text(log, "the log")
+        lines = text.splitlines()
+        for n, line in enumerate(lines, 1):
             if line.strip():
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
+                    if n == len(lines) and not text.endswith("\n"):
+                        warn(f"{log}: line {n} was cut off (a run stopped while writing it); skipped")
+                        continue
                     raise EvsError(f"{log}: line {n} is not a JSON record ({e.msg})") from None
                 if isinstance(rec, dict) and rec.get("status") == "ok" and isinstance(rec.get("output"), str) \
                         and isinstance(rec.get("seconds"), dict) and isinstance(rec["seconds"].get("total"), (int, float)):

@@ -25,3 +25,13 @@ def test_a_log_line_that_is_not_json_names_the_line(tmp_path):
     log.write_text('{"status": "ok"}\n{oops\n')
     with pytest.raises(EvsError, match=r"log\.jsonl: line 2 is not a JSON record"):
         timing_by_group([str(tmp_path)], [log])
+
+
+def test_a_last_line_cut_off_by_a_crash_is_skipped_with_a_warning(tmp_path):
+    out = tmp_path / "refined"
+    log = tmp_path / "log.jsonl"
+    whole = json.dumps({"status": "ok", "output": str(out / "a.mp4"), "seconds": {"total": 5.0}})
+    log.write_text(whole + "\n" + whole[:20])
+    said = []
+    assert timing_by_group([str(out)], [log], warn=said.append) == {str(out): 5.0}
+    assert said == [f"{log}: line 2 was cut off (a run stopped while writing it); skipped"]
