@@ -13,8 +13,9 @@
     stream.py      read-ahead / write-behind around the device, used by every worker
     job.py         one video from file to file: claim, decode, refine, write, rename (VideoRefiner)
     work.py        one video's state (open, skipped, failed, done) and its log record, built once
-    outputs.py     where each result goes; claims, temporary names and renames shared between runs
-    settings.py    the settings fingerprint an output carries
+    outputs.py     where each result goes; temporary names (created exclusively) and renames
+    claims.py      which run works on which output: owners known by boot, PID namespace and start time, leases
+    settings.py    what made an output (settings fingerprint, prompt, input file) and its comment tag
     memory.py      will a video fit (pixels, host, cgroup and device memory), checked before decoding
     report.py      the progress display, plain lines, the JSON-lines log and the summary
     signals.py     SIGINT and SIGTERM as one KeyboardInterrupt

@@ -9,6 +9,8 @@ import socket
 import threading
 
 from ..errors import first_line
+from .claims import shutdown as shutdown_claims
+from .claims import this_process
 from .events import Finished
 from .options import RunOptions
 from .outputs import Job
@@ -38,7 +40,13 @@ class RefineActor:
 
     def identity(self) -> dict:
         return {"pid": os.getpid(), "host": socket.gethostname(), "node": self.node,
-                "device": self.device, "error": self.error}
+                "device": self.device, "error": self.error, "owner": this_process().token}
+
+    def shutdown(self) -> None:
+        """Release every claim and temporary file this actor holds, take none after, and exit: called by an
+        interrupted driver before it kills the actor, so that nothing the actor held outlives it."""
+        shutdown_claims()
+        os._exit(0)
 
     def give(self, index: int, job: Job) -> None:
         self.inbox.put((index, job))

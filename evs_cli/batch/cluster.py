@@ -19,10 +19,11 @@ from typing import Callable
 
 from ..errors import EvsError, first_line
 from .actor import RefineActor
+from .claims import clear_dead_owner
 from .dispatch import dispatch
 from .events import Died, Fatal, Loaded
 from .options import RunOptions
-from .outputs import Job, clear_dead_owner
+from .outputs import Job
 from .ray_connect import connect, require_ray
 from .signals import interrupts_as_keyboard
 
@@ -153,7 +154,7 @@ class RayActors:
         self.pending = {r: n for r, n in self.pending.items() if n != worker}
         self.ray.kill(actor.handle, no_restart=True)
         for i in held:
-            clear_dead_owner(self.jobs[i].output, actor.identity["host"], actor.identity["pid"])
+            clear_dead_owner(self.jobs[i].output, actor.identity["owner"])
         if work_left:
             self._spawn()
 
@@ -169,7 +170,11 @@ class RayActors:
         return "no Ray actor left to refine it" + (f" ({self.fatal[-1]})" if self.fatal else "")
 
     def stop(self, ledger) -> None:
-        """Kill every actor, wait until each is gone (its calls fail), then remove what they held."""
+        """Have every actor release what it holds and exit, kill those that do not within seconds, wait until
+        each is gone (its calls fail), then remove anything a killed one still held."""
+        exits = [a.handle.shutdown.remote() for a in self.actors.values() if a.identity]
+        self.pending.update((ref, "-") for ref in exits)
+        self.ray.wait(exits, num_returns=len(exits), timeout=10)
         for a in self.actors.values():
             self.ray.kill(a.handle, no_restart=True)
         deadline = time.time() + 30
@@ -181,7 +186,7 @@ class RayActors:
         # handing a video out and the ledger recording who holds it.
         for i in ledger.given - ledger.finished:
             for owner in self.owners:
-                clear_dead_owner(self.jobs[i].output, owner["host"], owner["pid"])
+                clear_dead_owner(self.jobs[i].output, owner["owner"])
 
     def close(self) -> None:
         for a in self.actors.values():

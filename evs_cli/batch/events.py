@@ -12,6 +12,7 @@ class Loaded:
 
     worker: str
     device: str
+    owner: str = ""  # its claims' owner token (claims.py): what its death leaves is found by it
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from ..errors import EvsError, first_line
 from ..io.inputs import TMP_MARK
 from ..io.prompts import resolve_prompt
 from ..io.video import output_size, read_video, target_size, write_mp4, write_pngs
+from .claims import Claim, this_process
 from .memory import check_fits
 from .options import RunOptions
-from .outputs import Claim, Job, discard, publish, remove_others_temps, temp_path
-from .plan import Action, decide
-from .settings import TAG_PREFIX, fingerprint
+from .outputs import Job, discard, publish, remove_others_temps
+from .plan import Action, decide, prompt_for
+from .settings import Made, fingerprint, input_id, prompt_key
 from .work import Refined, Source, State, VideoWork
 
 
@@ -57,17 +58,18 @@ class VideoRefiner:
         if not self._still_to_do(work):
             return work
         with self._failures(work):
-            claim = Claim(job.output, o.limits.stale_after)
+            claim = Claim(job.output, o.limits.lease)
             if not claim.acquire():
-                work.skip("claimed by another run")
+                work.hold()
                 return self._closed(work)
             work.claim = claim
         if not work.open or not self._still_to_do(work):  # finished by another run meanwhile?
             return work
-        work.tmp = temp_path(job.output)
         with self._failures(work):
-            work.removed_leftovers = [p.name for p in remove_others_temps(job.output)]  # a killed run's
+            mine = this_process().token
+            work.removed_leftovers = [p.name for p in remove_others_temps(job.output, mine)]  # a killed run's
             t = time.perf_counter()
+            work.made_from = input_id(job.input)  # before decoding: a file replaced meanwhile is redone later
             check_fits(job.input, o, self.device)
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
@@ -104,11 +106,11 @@ class VideoRefiner:
         if work.open:
             with self._failures(work):
                 t = time.perf_counter()
-                job.output.parent.mkdir(parents=True, exist_ok=True)
+                work.tmp = work.claim.create_temp(folder=o.fmt != "mp4")
                 if o.fmt == "mp4":
                     write_mp4(work.out, work.tmp, work.video.fps, o.crf,
                               audio_from=job.input if work.video.has_audio else None,
-                              comment=TAG_PREFIX + self.settings)
+                              comment=Made(self.settings, prompt_key(work.source.prompt), work.made_from).tag())
                 else:
                     write_pngs(work.out, work.tmp)
                 work.seconds["write"] = round(time.perf_counter() - t, 4)
@@ -116,6 +118,8 @@ class VideoRefiner:
                     from ..eval.metrics import weight_free
 
                     work.metrics = weight_free(work.out.numpy())
+                if not work.claim.renew():  # taken over while this run froze past its lease: not ours to write
+                    raise EvsError(f"{job.output}: another run took its claim over; not written")
                 publish(work.tmp, job.output)
                 work.state = State.DONE
         self.abandon(work)
@@ -132,8 +136,8 @@ class VideoRefiner:
 
     def _still_to_do(self, work: VideoWork) -> bool:
         """Judge an existing output as the plan did (another run may have finished it since)."""
-        o = self.options.output
-        decision = decide(work.job.output, o.overwrite, o.resume, self.settings)
+        o = self.options
+        decision = decide(work.job, o.output, self.settings, prompt_for(work.job, o.prompts))
         if decision.action is Action.SKIP:
             work.skip(decision.reason)
         elif decision.action is Action.FAIL:

@@ -42,11 +42,12 @@ class OutputPolicy:
 
 @dataclass(frozen=True)
 class Limits:
-    """What a video may cost before it is refused, and how long another run's claim counts as live."""
+    """What a video may cost before it is refused, and how claims on outputs shared with other runs behave."""
 
     max_pixels: int = 4 * 2**20  # working frame size (after resize) above which a video is refused
     max_memory: int | None = None  # bytes a video may need (None: what the host and the device have free)
-    stale_after: float = 6 * 3600
+    lease: float = 180.0  # claims.DEFAULT_LEASE
+    wait: bool = False  # for videos another live run holds, instead of leaving them to it
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,12 @@ class Execution:
 class Request:
     """One `evs refine` invocation, parsed."""
 
-    inputs: tuple[str, ...]  # files, folders, globs, as given (stdin and --from already read)
+    inputs: tuple[str, ...]  # files, folders, globs, as given on the command line
     options: RunOptions
     out: Path | None = None
     shard: tuple[int, int] | None = None  # K of N
     execution: Execution = Execution()
     log: Path | None = None
     quiet: bool = False
+    listed: tuple[str, ...] = ()  # paths read from stdin (-) and --from: files keep their path below `base`
+    base: Path | None = None

@@ -1,28 +1,21 @@
 """Where each result goes, and how runs share an output folder safely.
 
 A result is written to a temporary name and renamed into place when complete, so a killed run never
-leaves a partial file under the final name. Before work starts on an output, the run creates a claim
-file beside it with O_EXCL: two runs over the same folder (cron) never process the same video twice.
-A claim whose process is gone (same host) or that is older than `stale_after` is taken over.
+leaves a partial file under the final name. Which run may write an output is claims.py's business.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
+import secrets
 import shutil
-import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvsError
 from ..io.inputs import TMP_MARK, VIDEO_SUFFIXES
-
-CLAIM_SUFFIX = ".evs-claim"
-UNREADABLE_GRACE = 10.0  # seconds an empty or unparsable claim may be one still being written
 
 
 @dataclass(frozen=True)
@@ -42,29 +35,56 @@ def in_shard(rel: Path, shard: tuple[int, int]) -> bool:
 
 def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str,
               shard: tuple[int, int] = (0, 1)) -> list[Job]:
-    inputs = [(f, rel) for f, rel in inputs if in_shard(rel, shard)]
+    """One job per input, then those of shard K of N. Collisions are found among all inputs, before sharding:
+    two inputs that two tasks of a job array would each write to one output are refused by every task."""
     ext = ".mp4" if fmt == "mp4" else ""
-    root = (out if out is not None else Path("evs-out")).resolve()
+    base = out if out is not None else Path("evs-out")
+    root = base.resolve()
     # `evs refine videos/ --out videos/refined`: earlier results are not new inputs
     inputs = [(f, rel) for f, rel in inputs if root not in f.resolve().parents]
     single_file_out = (out is not None and len(inputs) == 1 and fmt == "mp4"
                        and out.suffix.lower() in VIDEO_SUFFIXES and not out.is_dir())
     jobs = []
     for f, rel in inputs:
-        if single_file_out:
-            dest = out
-        else:
-            base = out if out is not None else Path("evs-out")
-            dest = base / rel.with_suffix(ext) if ext else base / rel.parent / rel.stem
+        if rel.is_absolute() or ".." in rel.parts:  # io.inputs never makes one; a guard for --out's sake
+            raise EvsError(f"{f}: its output path {rel} would land outside --out")
+        dest = out if single_file_out else base / rel.with_suffix(ext) if ext else base / rel.parent / rel.stem
         jobs.append(Job(f, rel, dest))
-    dests = [j.output.resolve() for j in jobs]
-    if len(set(dests)) != len(dests):
-        dup = next(d for d in dests if dests.count(d) > 1)
-        raise EvsError(f"two inputs would both be written to {dup}; refine them into separate --out folders")
+    _refuse_collisions(jobs, case_insensitive(root))
     for j in jobs:
         if j.output.resolve() == j.input.resolve():
             raise EvsError(f"{j.input}: output would overwrite the input; choose another --out")
-    return jobs
+    return [j for j in jobs if in_shard(j.rel, shard)]
+
+
+def _refuse_collisions(jobs: list[Job], fold_case: bool) -> None:
+    """Two inputs with one output (a.mp4 and a.mkv; A.mp4 and a.mp4 where the filesystem ignores case): one
+    line naming both. One pass over the jobs: a listing of 100,000 is checked in well under a second."""
+    first: dict[str, Job] = {}
+    for j in jobs:
+        key = str(j.output).casefold() if fold_case else str(j.output)
+        other = first.setdefault(key, j)
+        if other is not j:
+            raise EvsError(f"{other.input} and {j.input} would both be written to {j.output}; rename one, or "
+                           "refine them into separate --out folders")
+
+
+def case_insensitive(folder: Path) -> bool:
+    """Whether the filesystem holding `folder` ignores case in names (macOS and Windows volumes, casefolded
+    Linux folders): the nearest existing folder whose name has letters is looked up with its case swapped,
+    which writes nothing."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    while existing != existing.parent and existing.name.swapcase() == existing.name:
+        existing = existing.parent
+    if existing == existing.parent:
+        return False
+    swapped = existing.with_name(existing.name.swapcase())
+    try:
+        return swapped.exists() and os.path.samefile(existing, swapped)
+    except OSError:
+        return False
 
 
 def check_writable(jobs: list[Job]) -> None:
@@ -113,19 +133,31 @@ def side_base(output: Path) -> str:
     return raw[:_NAME_KEEP].decode("utf-8", "ignore") + "~" + digest
 
 
-def temp_path(final: Path, pid: int | None = None) -> Path:
-    """Where this process (or process `pid`) writes `final` before renaming it into place (the format is
-    given explicitly, not by suffix)."""
-    return final.with_name(f"{side_base(final)}{TMP_MARK}{os.getpid() if pid is None else pid}")
+def create_temp(final: Path, owner: str, folder: bool = False) -> Path:
+    """A new temporary name beside `final` for owner token `owner`, created exclusively (O_EXCL, no symlink
+    followed; a folder with mkdir) under a name nobody can guess ahead, so nothing is written through a
+    link that someone planted. The suffix is not a video suffix: the format is given explicitly."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{side_base(final)}{TMP_MARK}{owner}-{secrets.token_hex(6)}")
+    if folder:
+        os.mkdir(tmp, 0o755)
+    else:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
+    return tmp
 
 
-def remove_others_temps(final: Path) -> list[Path]:
+def temps_of(final: Path, owner: str | None = None) -> list[Path]:
+    """Temporary results beside `final`: those of owner token `owner`, or all."""
+    prefix = side_base(final) + TMP_MARK + (f"{owner}-" if owner else "")
+    return list(final.parent.glob(glob.escape(prefix) + "*"))
+
+
+def remove_others_temps(final: Path, mine: str) -> list[Path]:
     """Temporary results for `final` left by other processes (killed runs). Call only while holding its claim:
     then no other live run is writing `final`, so every such file is garbage."""
-    mine = temp_path(final).name
     removed = []
-    for p in final.parent.glob(glob.escape(side_base(final) + TMP_MARK) + "*"):
-        if p.name != mine:
+    for p in temps_of(final):
+        if not p.name.startswith(side_base(final) + TMP_MARK + mine + "-"):
             discard(p)
             removed.append(p)
     return removed
@@ -143,9 +175,9 @@ def publish(tmp: Path, final: Path) -> None:
 
 
 def write_whole(final: Path, write) -> None:
-    """`write(tmp)` to this process's temporary name beside `final`, then one rename: a failure or an
-    interrupt leaves no half-written file under either name (for single files written outside a batch)."""
-    tmp = temp_path(final)
+    """`write(tmp)` to a new temporary name beside `final`, then one rename: a failure or an interrupt leaves
+    no half-written file under either name (for single files written outside a batch)."""
+    tmp = create_temp(final, f"p{os.getpid()}")
     try:
         write(tmp)
         publish(tmp, final)
@@ -158,97 +190,3 @@ def discard(tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         tmp.unlink(missing_ok=True)
-
-
-class Claim:
-    """An O_EXCL claim file beside an output, held while one run works on it."""
-
-    def __init__(self, output: Path, stale_after: float = 6 * 3600):
-        self.output = output
-        self.path = output.with_name(side_base(output) + CLAIM_SUFFIX)
-        self.stale_after = stale_after
-        self.held = False
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._take_over_stale():
-                    return False
-                continue
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
-            except OSError as e:  # a full disk: leave no empty claim behind for later runs to trip on
-                self.path.unlink(missing_ok=True)
-                raise EvsError(f"{self.output}: cannot write its claim file ({e.strerror or e})") from e
-            self.held = True
-            return True
-        return False
-
-    def _take_over_stale(self) -> bool:
-        try:
-            age = time.time() - self.path.stat().st_mtime
-            text = self.path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return True  # released between our open and this read: race for it again (the output is checked after)
-        except OSError:
-            return False  # unreadable for another reason: leave it to its owner
-        try:
-            info = json.loads(text)
-            if not isinstance(info, dict):
-                raise ValueError
-        except ValueError:
-            # Empty or garbled (a full disk, a crash between create and write): no evidence of a live run once
-            # its owner has had time to write it.
-            if age < UNREADABLE_GRACE:
-                return False
-            info = {"host": socket.gethostname(), "pid": -1}
-        alive = info.get("host") != socket.gethostname() or _pid_alive(info.get("pid", -1))
-        if alive and age < self.stale_after:
-            return False
-        # Only one contender wins the rename; the others see the claim gone and race on O_EXCL.
-        try:
-            os.rename(self.path, self.path.with_name(self.path.name + f".stale-{os.getpid()}"))
-        except FileNotFoundError:
-            return True
-        self.path.with_name(self.path.name + f".stale-{os.getpid()}").unlink(missing_ok=True)
-        return True
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-
-def clear_dead_owner(output: Path, host: str, pid: int) -> list[Path]:
-    """Remove the claim and temporary file that process `pid` on `host` left for `output` when it died (a Ray
-    actor killed on another node, whose claim would otherwise read as a live run for `stale_after`)."""
-    removed = []
-    claim = Claim(output).path
-    try:
-        info = json.loads(claim.read_text(encoding="utf-8"))
-        if isinstance(info, dict) and info.get("host") == host and info.get("pid") == pid:
-            claim.unlink(missing_ok=True)
-            removed.append(claim)
-    except (OSError, ValueError):
-        pass
-    tmp = temp_path(output, pid)
-    if tmp.exists():
-        discard(tmp)
-        removed.append(tmp)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

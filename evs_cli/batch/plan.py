@@ -5,14 +5,14 @@ refine, skip (and why), or fail (and why). The dry run prints this plan; the loc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from ..errors import EvsError
-from .options import Request, RunOptions
+from .options import OutputPolicy, Prompts, Request, RunOptions
 from .outputs import Job, output_exists, plan_jobs
-from .settings import fingerprint, recorded_fingerprint
+from .settings import fingerprint, prompt_key, recorded
 from .work import closed_record
 
 
@@ -35,24 +35,42 @@ class Decision:
         return closed_record(job, "failed", settings=settings, output_settings=self.made_with, error=self.reason)
 
 
-def decide(output: Path, overwrite: bool, resume: str, settings: str) -> Decision:
+def decide(job: Job, out: OutputPolicy, settings: str, prompt: str | None) -> Decision:
     """What a run does with a video whose output may exist, judged the same way by the plan and by a worker
-    (another run may finish a video meanwhile).
+    (another run may finish a video meanwhile). `prompt`: the one this run would use (None: none found).
 
-    --overwrite or no output: refine. Otherwise --resume any keeps every output; same keeps outputs made
-    with `settings`, and those that record none (an older evs, a png folder), and fails one made with other
-    settings, saying how to choose."""
-    if overwrite or not output_exists(output):
+    --overwrite or no output: refine. An input changed since its output was made (settings.InputId): refine
+    again, whatever --resume says. Otherwise --resume any keeps every output; same keeps outputs made with
+    these settings and this prompt, and those that record none (a png folder), and fails one made otherwise,
+    saying how to choose."""
+    output = job.output
+    if out.overwrite or not output_exists(output):
         return Decision(Action.REFINE)
-    if resume == "any":
+    made = recorded(output)
+    if made is not None and made.input is not None and not made.input.matches(job.input):
+        return Decision(Action.REFINE, "the input changed since its output was made", made.settings)
+    if out.resume == "any":
         return Decision(Action.SKIP, "output exists")
-    made_with = recorded_fingerprint(output)
-    if made_with == settings:
-        return Decision(Action.SKIP, "output exists, made with the same settings", made_with)
-    if made_with is None:
+    if made is None:
         return Decision(Action.SKIP, "output exists (it records no evs settings: an older evs, or a png folder)")
-    return Decision(Action.FAIL, f"{output}: exists, made with other settings ({made_with}; this run: {settings}); "
-                                 "--overwrite redoes it, --resume any keeps it", made_with)
+    if made.settings != settings:
+        return Decision(Action.FAIL, f"{output}: exists, made with other settings ({made.settings}; this run: "
+                                     f"{settings}); --overwrite redoes it, --resume any keeps it", made.settings)
+    if prompt is not None and made.prompt is not None and made.prompt != prompt_key(prompt):
+        return Decision(Action.FAIL, f"{output}: exists, made with another prompt (its prompt changed since); "
+                                     "--overwrite redoes it, --resume any keeps it", made.settings)
+    return Decision(Action.SKIP, "output exists, made with the same settings", made.settings)
+
+
+def prompt_for(job: Job, prompts: Prompts) -> str | None:
+    """The prompt a worker will use for this video (io.prompts), or None when it has none (that fails later,
+    in the worker, with the reason)."""
+    from ..io.prompts import resolve_prompt
+
+    try:
+        return resolve_prompt(job.input, job.rel, prompts.text, prompts.table)[0]
+    except EvsError:
+        return None
 
 
 @dataclass
@@ -64,6 +82,7 @@ class Plan:
     settings: str  # fingerprint of what decides the outputs' pixels (settings.py)
     jobs: list[Job]
     decisions: list[Decision]
+    notes: list[str] = field(default_factory=list)  # what the user should know (an input named twice)
 
     @property
     def todo(self) -> list[Job]:
@@ -73,6 +92,10 @@ class Plan:
     def closed(self) -> list[dict]:
         """The records of the videos that the plan skips or fails (no worker sees them)."""
         return [d.record(j, self.settings) for j, d in zip(self.jobs, self.decisions) if d.action is not Action.REFINE]
+
+    def judge(self, job: Job) -> Decision:
+        """The decision for one video, judged again now (--wait: after another run let it go)."""
+        return decide(job, self.options.output, self.settings, prompt_for(job, self.options.prompts))
 
 
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
@@ -87,15 +110,17 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     preset = options.preset
     grids = preset_grids(preset, local_scheduler_config(preset.t2i_model))
     stages = build_stages(preset.schedule_params())
-    jobs = plan_jobs(find_inputs(list(request.inputs)), request.out, options.output.fmt, request.shard or (0, 1))
+    notes: list[str] = []
+    found = find_inputs(list(request.inputs), list(request.listed), request.base,
+                        on_duplicate=lambda f, kept: notes.append(f"{f} is the same file as {kept}: refined once"))
+    jobs = plan_jobs(found, request.out, options.output.fmt, request.shard or (0, 1))
     if prompts_file is not None:
         options = replace(options, prompts=replace(options.prompts, table=load_prompt_table(prompts_file)))
     if not jobs and request.shard is None:
-        raise EvsError(f"no video files found in {named(request.inputs)}")
+        raise EvsError(f"no video files found in {named(request.inputs + request.listed)}")
     settings = fingerprint(options)
-    out = options.output
-    decisions = [decide(j.output, out.overwrite, out.resume, settings) for j in jobs]
-    return Plan(request, options, stages, grids, settings, jobs, decisions)
+    decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts)) for j in jobs]
+    return Plan(request, options, stages, grids, settings, jobs, decisions, notes)
 
 
 def named(inputs) -> str:

@@ -10,16 +10,16 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-import socket
 import sys
 from typing import Callable
 
 from ..errors import EvsError, first_line
+from .claims import clear_dead_owner, this_process
 from .dispatch import dispatch
 from .events import Died, Fatal, Loaded
 from .job import VideoRefiner
 from .options import RunOptions
-from .outputs import Job, clear_dead_owner
+from .outputs import Job
 from .signals import interrupt_once, interrupts_as_keyboard
 from .stream import run_worker
 
@@ -92,6 +92,7 @@ class LocalPool:
         self.ctx = mp.get_context("spawn")  # CUDA cannot be used in forked children
         self.events = self.ctx.Queue()
         self.inboxes, self.procs, self.reported = {}, {}, set()
+        self.owners: dict[str, str] = {}  # worker -> its claims' owner token
 
     def start(self) -> None:
         threads = threads_per_worker(len(self.devices))
@@ -114,6 +115,7 @@ class LocalPool:
                 found.append(self.events.get_nowait())
             except queue.Empty:
                 break
+        self.owners.update((e.worker, e.owner) for e in found if isinstance(e, Loaded))
         return found
 
     def give(self, worker: str, index: int) -> None:
@@ -121,7 +123,7 @@ class LocalPool:
 
     def lost(self, worker: str, held: list[int], work_left: bool) -> None:
         for i in held:
-            clear_dead_owner(self.jobs[i].output, socket.gethostname(), self.procs[worker].pid)
+            clear_dead_owner(self.jobs[i].output, self.owners.get(worker, ""))
 
     def stalled(self, ledger) -> str | None:
         return "worker stopped before finishing" if len(self.reported) == len(self.procs) else None
@@ -157,7 +159,7 @@ def _worker(name: str, device: str, options: RunOptions, inbox, events, threads:
         except Exception as e:  # noqa: BLE001 - reported to the parent as this worker's fatal error
             events.put(Fatal(name, device, first_line(e)))
             return
-        events.put(Loaded(name, device))
+        events.put(Loaded(name, device, this_process().token))
         run_worker(refiner, iter(inbox.get, None), name, events.put)
     except KeyboardInterrupt:
         return  # the stream has released this worker's claims; the parent reports the interrupt once

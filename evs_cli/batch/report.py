@@ -4,6 +4,7 @@ otherwise, JSON-lines timing records, and a closing summary."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import sys
@@ -57,13 +58,16 @@ def _now() -> str:
 class Reporter:
     """Consumes a run's events (events.py): shows them, and writes each video's record to the log once."""
 
-    def __init__(self, jobs, log: Path | None, quiet: bool, n_stages: int):
+    def __init__(self, jobs, log: Path | None, quiet: bool, n_stages: int, keep_held: bool = False):
         self.jobs, self.quiet, self.n_stages = jobs, quiet, n_stages
+        self.keep_held = keep_held  # --wait: a video another run holds is not done with yet
+        self.held: list = []  # (with keep_held) the jobs another live run holds, waited for
         self.indexed = jobs  # what the events' index refers to (record_plan: the videos left to run)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
         self.log = open_log(log) if log else None
         self.log_path = log
+        self.log_error: str | None = None  # the log could not be written (a full disk): the run fails
         self.run_fields = run_fields()  # evs version, run id, command line: in every record of this run
         self.records: list[dict] = []
         self.to_run = len(jobs)  # videos that go to a worker (the bar and n/N count these)
@@ -110,7 +114,31 @@ class Reporter:
         elif isinstance(event, StageDone) and self.progress and event.worker in self.workers:
             self.progress.update(self.workers[event.worker], completed=event.stage["index"] + 1)
         elif isinstance(event, Finished):
-            self._done(event.record)
+            if self.keep_held and event.record["status"] == "held":
+                self.held.append(self.indexed[event.index])
+            else:
+                self._done(event.record)
+
+    def waiting(self, n: int) -> None:
+        if not self.quiet:
+            self.err.print(f"evs: waiting for {n} video{'' if n == 1 else 's'} that another run is refining "
+                           "(--wait)", markup=False)
+
+    def judge_again(self, free: list, plan) -> list:
+        """Held videos whose claim is free now, judged as the plan judges: the records of those not to refine
+        (the other run made them), and the jobs to refine (its run died), which later events index."""
+        from .plan import Action
+
+        todo = []
+        for job in free:
+            self.held.remove(job)
+            d = plan.judge(job)
+            if d.action is Action.REFINE:
+                todo.append(job)
+            else:
+                self._done(d.record(job, plan.settings))
+        self.indexed = todo
+        return todo
 
     def _loaded(self, event: Loaded) -> None:
         if self.progress:
@@ -124,7 +152,7 @@ class Reporter:
         self.records.append(rec)
         self.ran += counted
         if self.log is not None:
-            os.write(self.log, (json.dumps(rec, default=str) + "\n").encode("utf-8"))
+            self._log(rec)
         if self.progress and counted:
             self.progress.advance(self.overall)
         status = rec["status"]
@@ -136,6 +164,24 @@ class Reporter:
             n = f"{self.ran}/{self.to_run}" if counted else "-"
             print(f"{n}\t{status}\t{one_line(rec['input'])}\t{one_line(rec['output'])}\t{extra}", file=sys.stderr,
                   flush=True)
+
+    def _log(self, rec: dict) -> None:
+        """One record, one line, one write; a log that cannot be written is one error line, and the run goes
+        on without it (its outputs are what matters) and fails at the end."""
+        line = (json.dumps(rec, default=str) + "\n").encode("utf-8")
+        try:
+            before = os.fstat(self.log).st_size
+            written = os.write(self.log, line)
+            if written != len(line):  # a full disk took part of it: take the part back if nobody wrote after it
+                if os.fstat(self.log).st_size == before + written:
+                    os.ftruncate(self.log, before)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as e:
+            os.close(self.log)
+            self.log = None
+            self.log_error = (f"{self.log_path}: cannot write the log ({e.strerror}); outputs already written are "
+                              "kept, and the log lacks the records from here on")
+            self.err.print(f"evs: error: {one_line(self.log_error)}", markup=False)
 
     def close(self, summary: bool = True) -> Counter:
         if self.progress:
@@ -153,6 +199,12 @@ class Reporter:
     def _after_table(self) -> list[str]:
         """The failures again (they scrolled by), what was left undone, and where the results are."""
         lines = [f"failed: {one_line(r['error'])}" for r in self.records if r["status"] == "failed"]
+        if self.log_error:
+            lines.append(f"failed: {one_line(self.log_error)}")
+        held = sum(r["status"] == "held" for r in self.records)
+        if held:
+            lines.append(f"held: {held} video{'' if held == 1 else 's'} that another live run is refining (not "
+                         "written by this run; rerun later, or add --wait)")
         undone = len(self.jobs) - len(self.records)
         if undone:
             lines.append(f"not done: {undone} video{'' if undone == 1 else 's'} (interrupted; rerun the same "
@@ -168,7 +220,7 @@ class Reporter:
                   title_justify="left")
         for col in ("status", "videos", "frames", "seconds (mean)"):
             t.add_column(col)
-        for status in ("ok", "skipped", "failed"):
+        for status in ("ok", "skipped", "held", "failed"):
             recs = [r for r in self.records if r["status"] == status]
             if recs:
                 secs = [r["seconds"]["total"] for r in recs if "seconds" in r]

@@ -3,20 +3,29 @@ the videos the plan refines on local workers or on Ray, and what the run ends as
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 
 from .plan import Plan
+from .signals import interrupts_as_keyboard
 
 
 class Outcome(Enum):
     OK = "every selected video has its output"
     FAILED = "some video failed"
+    HELD = "another live run holds some videos; none failed"
     SETUP = "no worker could start"
     INTERRUPTED = "interrupted"
 
 
+POLL = 1.0  # seconds between looks at the claims --wait waits for
+
+
 def execute(plan: Plan) -> Outcome:
-    """Run the plan. EvsError: a setup problem found before any video was refined (nothing was written)."""
+    """Run the plan. EvsError: a setup problem found before any video was refined (nothing was written).
+
+    With --wait, the videos another live run held are waited for once this run's own are done: each one whose
+    claim is released or goes stale is judged again (done by the other run: skipped; its run died: refined)."""
     from ..engine.sources import check_sources
     from .outputs import check_writable
     from .pool import check_devices, default_devices
@@ -28,20 +37,18 @@ def execute(plan: Plan) -> Outcome:
     check_devices(devices)
     check_writable(plan.jobs)
     check_sources(preset.t2i_model, preset.t2v_model)  # local model paths: cheap, and before any load
-    reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages))
+    wait = plan.options.limits.wait
+    reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages), keep_held=wait)
     reporter.record_plan(plan)  # before any model loads
     todo = plan.todo
-    if todo:
-        reporter.loading(preset, "the Ray cluster" if ex.ray else ", ".join(devices))
     try:
-        if todo and ex.ray:
-            from .cluster import run_on_ray
-
-            run_on_ray(todo, plan.options, reporter, ex.ray_address, ex.ray_workers)
-        elif todo:
-            from .pool import run_jobs
-
-            run_jobs(todo, devices, plan.options, reporter)
+        with interrupts_as_keyboard():
+            while True:
+                if todo:
+                    _run(todo, plan, devices, reporter)
+                if not (wait and reporter.held):
+                    break
+                todo = _when_free(plan, reporter)
     except KeyboardInterrupt:
         reporter.close()
         return Outcome.INTERRUPTED
@@ -51,4 +58,32 @@ def execute(plan: Plan) -> Outcome:
     counts = reporter.close()
     if reporter.fatal and not ex.ray and len(reporter.fatal) == len(devices):
         return Outcome.SETUP
-    return Outcome.FAILED if counts.get("failed") else Outcome.OK
+    if counts.get("failed") or reporter.log_error:
+        return Outcome.FAILED
+    return Outcome.HELD if counts.get("held") else Outcome.OK
+
+
+def _run(todo: list, plan: Plan, devices: list[str], reporter) -> None:
+    ex = plan.request.execution
+    reporter.loading(plan.options.preset, "the Ray cluster" if ex.ray else ", ".join(devices))
+    if ex.ray:
+        from .cluster import run_on_ray
+
+        run_on_ray(todo, plan.options, reporter, ex.ray_address, ex.ray_workers)
+    else:
+        from .pool import run_jobs
+
+        run_jobs(todo, devices, plan.options, reporter)
+
+
+def _when_free(plan: Plan, reporter) -> list:
+    """Wait until some held video's claim is free (or stale), judge those again, and return the ones to refine."""
+    from .claims import Claim
+
+    reporter.waiting(len(reporter.held))
+    while True:
+        free = [j for j in reporter.held if not Claim(j.output, plan.options.limits.lease).live_holder()]
+        if free:
+            break
+        time.sleep(POLL)
+    return reporter.judge_again(free, plan)

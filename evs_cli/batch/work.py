@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from .outputs import Claim, Job
+from .claims import Claim
+from .outputs import Job
 
 
 class State(str, Enum):
     OPEN = "open"  # still to be refined or written
     SKIPPED = "skipped"
+    HELD = "held"  # another live run holds its claim: not done, not failed (exit 75, or --wait)
     FAILED = "failed"
     DONE = "ok"
 
@@ -61,6 +63,7 @@ class VideoWork:
     reason: str | None = None  # why it was skipped
     error: str | None = None  # why it failed, one line naming the input
     traceback: str | None = None
+    made_from: object = None  # settings.InputId of the input, taken before decoding it
     source: Source | None = None
     refined: Refined | None = None
     seconds: dict = field(default_factory=dict)  # read, encode, stages, decode, write, total
@@ -80,6 +83,9 @@ class VideoWork:
 
     def skip(self, reason: str) -> None:
         self.state, self.reason = State.SKIPPED, reason
+
+    def hold(self) -> None:
+        self.state, self.reason = State.HELD, "claimed by another run that is still working on it"
 
     def fail(self, error: str, traceback: str | None = None) -> None:
         self.state, self.error, self.traceback = State.FAILED, error, traceback

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: another live run holds some videos; try again later
 
 
 def setup_process() -> None:

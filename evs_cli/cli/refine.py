@@ -9,6 +9,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from ..batch.claims import DEFAULT_LEASE
 from ..batch.options import Format, Resume
 from ..errors import EvsError
 from .app import app, fail, resolve_preset
@@ -25,6 +26,9 @@ Inputs = Annotated[Optional[List[str]], typer.Argument(metavar="INPUT", help=(
     "below their fixed part), or - to read paths from stdin, one a line."))]
 FromList = Annotated[Optional[Path], Opt("--from", metavar="LIST", help=(
     "Read more inputs from this file, one path a line (# comments and blank lines skipped)."))]
+Base = Annotated[Optional[Path], Opt("--base", metavar="DIR", help=(
+    "Listed files (- and --from) keep their path below DIR under --out. Default: the current folder, or the "
+    "folder they all share when some lie outside it."))]
 Preset = Annotated[str, Opt("--preset", "-p", metavar="NAME|FILE", help=(
     "Shipped preset name (see `evs presets list`) or a YAML file."))]
 Out = Annotated[Optional[Path], Opt("--out", "-o", metavar="PATH", help=(
@@ -66,10 +70,12 @@ Overwrite = Annotated[bool, Opt("--overwrite", metavar="", help=(
     "Redo outputs that already exist (default: skip them)."))]
 ResumeOpt = Annotated[Resume, Opt("--resume", metavar="same|any", help=(
     "Which existing outputs a rerun skips. same: those made with this run's settings (preset values, models, "
-    "seed, sizes, format: a fingerprint in each MP4's comment tag); one made otherwise fails with a line saying "
-    "so. any: every existing output."))]
+    "seed, sizes, format) and that video's prompt, as each MP4's comment tag records; one made otherwise fails "
+    "with a line saying so. any: every existing output. Either way, an output whose input file changed is "
+    "refined again."))]
 Log = Annotated[Optional[Path], Opt("--log", metavar="FILE", help=(
-    "Append one JSON record per video (timings, calls, status)."))]
+    "Append one JSON record per video (timings, calls, status). {shard} in the name becomes K-of-N (or all): "
+    "one log per task of a job array."))]
 Devices = Annotated[Optional[str], Opt("--devices", metavar="DEVICES", help=(
     "Comma-separated devices, one worker each, e.g. cuda:0,cuda:1 or cpu,cpu. Default: every visible GPU, else "
     "the CPU."))]
@@ -90,8 +96,12 @@ DryRun = Annotated[bool, Opt("--dry-run", metavar="", help=(
 Quiet = Annotated[bool, Opt("--quiet", "-q", metavar="", help="Print nothing but errors.")]
 Evaluate = Annotated[bool, Opt("--eval", metavar="", help=(
     "Add each output's weight-free metrics (see `evs eval`) to its log record."))]
-StaleAfter = Annotated[float, Opt("--stale-after", metavar="SECONDS", min=1.0, help=(
-    "Seconds after which another run's claim on an output is considered abandoned."))]
+Lease = Annotated[float, Opt("--lease", "--stale-after", metavar="SECONDS", min=4.0, help=(
+    "A run renews its claim on each output it works on every quarter of this; another run's claim not renewed "
+    "for this long is taken over (a dead run on this machine is seen at once)."))]
+Wait = Annotated[bool, Opt("--wait", metavar="", help=(
+    "Wait for videos another live run is refining (and take over those whose run dies) instead of leaving "
+    "them to it and exiting 75."))]
 SeedPerVideo = Annotated[Switch, Opt("--seed-per-video", metavar="on|off", help=(
     "on: each video's noise seed is derived from --seed and its relative path (stable across runs and machines; "
     "VBench's five samples of a prompt get different noise); off: every video uses --seed."))]
@@ -111,14 +121,14 @@ EXAMPLES = ("Examples:\n\n"
 
 
 @app.command(no_args_is_help=True, epilog=EXAMPLES)
-def refine(inputs: Inputs = None, from_list: FromList = None, preset: Preset = "vc2", out: Out = None,
+def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: Preset = "vc2", out: Out = None,
            prompt: PromptText = None, prompts: PromptsFile = None, sets: Sets = [], t2i: T2I = None,  # noqa: B006
            t2v: T2V = None, tokenizer: Tokenizer = None, seed: Seed = 0, dtype: Dtype = None,
            compile_blocks: Compile = False, resize: Resize = None, scale: Scale = None, size: Size = None,
            fmt: Fmt = Format.MP4, crf: Crf = 17, overwrite: Overwrite = False, resume: ResumeOpt = Resume.SAME,
            log: Log = None, devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None,
            ray_workers: RayWorkers = None, shard: Shard = None, dry_run: DryRun = False, quiet: Quiet = False,
-           evaluate: Evaluate = False, stale_after: StaleAfter = 6 * 3600, seed_per_video: SeedPerVideo = Switch.ON,
+           evaluate: Evaluate = False, lease: Lease = DEFAULT_LEASE, wait: Wait = False, seed_per_video: SeedPerVideo = Switch.ON,
            max_pixels: MaxPixels = 4 * 2**20, max_memory: MaxMemory = "auto"):
     """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
     from ..batch.memory import parse_bytes
@@ -134,19 +144,22 @@ def refine(inputs: Inputs = None, from_list: FromList = None, preset: Preset = "
     try:
         output = OutputPolicy(fmt.value, crf, scale, parse_size(size) if size else None, overwrite, resume.value,
                               evaluate)
-        limits = Limits(max_pixels, parse_bytes(max_memory), stale_after)
+        limits = Limits(max_pixels, parse_bytes(max_memory), lease, wait)
         if ray:
             from ..batch.ray_connect import require_ray
 
             require_ray()
         k_of_n = parse_shard(shard) if shard else None
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
-        found = expand_inputs(inputs or [], from_list)
+        found, listed = expand_inputs(inputs or [], from_list)
+        if base is not None and not base.is_dir():
+            raise EvsError(f"--base: {base} is not a folder")
     except EvsError as e:
         fail(str(e))
     options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON))
     where = Execution(tuple(d.strip() for d in (devices or "").split(",") if d.strip()), ray, ray_address, ray_workers)
-    request = Request(tuple(found), options, out, k_of_n, where, log, quiet)
+    request = Request(tuple(found), options, out, k_of_n, where, log_of_shard(log, k_of_n), quiet, tuple(listed),
+                      base)
     raise typer.Exit(refine_request(request, prompts, dry_run, shard))
 
 
@@ -164,19 +177,23 @@ def _not_a_flag_value(arg: str) -> None:
                            "the default)")
 
 
-def expand_inputs(inputs: list[str], from_list: Path | None) -> list[str]:
-    """The command line's inputs with '-' replaced by the paths on stdin, then those of --from."""
+def expand_inputs(inputs: list[str], from_list: Path | None) -> tuple[list[str], list[str]]:
+    """(the command line's inputs, the paths listed on stdin for '-' and in --from)."""
     from ..io.inputs import read_input_list
 
-    found: list[str] = []
+    named: list[str] = []
+    listed: list[str] = []
     for a in inputs:
         _not_a_flag_value(a)
-        found += read_input_list("-", sys.stdin) if a == "-" else [a]
+        if a == "-":
+            listed += read_input_list("-", sys.stdin)
+        else:
+            named.append(a)
     if from_list is not None:
-        found += read_input_list(str(from_list))
-    if not found:
+        listed += read_input_list(str(from_list))
+    if not named and not listed:
         raise EvsError("no inputs: name video files, folders or globs, - for stdin, or --from LIST")
-    return found
+    return named, listed
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -184,6 +201,13 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (sep and w.strip().isdigit() and h.strip().isdigit() and 2 <= int(w) <= 16384 and 2 <= int(h) <= 16384):
         raise EvsError(f"--size must be WxH in pixels (2..16384 each), e.g. 1024x640, got {text!r}")
     return int(w), int(h)
+
+
+def log_of_shard(log: Path | None, shard: tuple[int, int] | None) -> Path | None:
+    """--log 'out/log-{shard}.jsonl': each task of a job array writes its own log (safe on NFS)."""
+    if log is None or "{shard}" not in str(log):
+        return log
+    return Path(str(log).replace("{shard}", f"{shard[0]}-of-{shard[1]}" if shard else "all"))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

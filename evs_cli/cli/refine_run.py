@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from ..batch.options import Request
-from ..errors import EvsError
-from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail
+from ..errors import EvsError, one_line
+from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, fail
 
 
 def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: str | None) -> int:
@@ -18,9 +18,13 @@ def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: st
         plan = make_plan(request, prompts_file)
     except EvsError as e:
         fail(str(e))
+    if not request.quiet:
+        for note in plan.notes:
+            print(f"evs: note: {one_line(note)}", file=sys.stderr)
     if not plan.jobs:
         if not request.quiet:
-            print(f"evs: shard {shard_text} holds none of the videos in {named(request.inputs)}", file=sys.stderr)
+            print(f"evs: shard {shard_text} holds none of the videos in {named(request.inputs + request.listed)}",
+                  file=sys.stderr)
         return EXIT_OK
     if dry_run:
         from .dry_run import print_plan
@@ -32,5 +36,5 @@ def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: st
         fail(str(e))
     if outcome is Outcome.INTERRUPTED:
         print("evs: interrupted; unfinished outputs were not written", file=sys.stderr)
-    return {Outcome.OK: EXIT_OK, Outcome.FAILED: EXIT_FAILED, Outcome.SETUP: EXIT_USAGE,
+    return {Outcome.OK: EXIT_OK, Outcome.FAILED: EXIT_FAILED, Outcome.HELD: EXIT_TEMPFAIL, Outcome.SETUP: EXIT_USAGE,
             Outcome.INTERRUPTED: EXIT_INTERRUPTED}[outcome]

@@ -3,6 +3,7 @@ working size a video is refined at."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -160,7 +161,10 @@ def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, au
     import av
 
     arr = frames.numpy()
-    with av.open(str(path), mode="w", format="mp4") as out:
+    # Opened here without following a symlink (the batch creates `path` exclusively first), then handed to
+    # FFmpeg as a file: what is written is the file that was created.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f, av.open(f, mode="w", format="mp4") as out:
         if comment:
             out.metadata["comment"] = comment
         v = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))

@@ -2,15 +2,18 @@
 grids on the model's own scheduler config. No subprocess, no model."""
 
 import json
+import os
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import torch
 
 from evs_cli.batch.options import OutputPolicy, Request, RunOptions
+from evs_cli.batch.outputs import Job
 from evs_cli.batch.plan import Action, decide, make_plan
-from evs_cli.batch.settings import TAG_PREFIX
+from evs_cli.batch.settings import TAG_PREFIX, Made, input_id, prompt_key
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.errors import EvsError
@@ -25,6 +28,9 @@ def _mp4(path, comment=None):
     return path
 
 
+PROMPT = "a red circle"
+
+
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("outputs")
@@ -32,13 +38,30 @@ def outputs(tmp_path_factory):
     (root / "png" / "00000.png").write_bytes(b"frame")
     (root / "empty").mkdir()
     (root / "plain.mp4").write_bytes(b"an earlier result")
-    return {"none": root / "absent.mp4", "same": _mp4(root / "same.mp4", TAG_PREFIX + SETTINGS),
-            "other": _mp4(root / "other.mp4", TAG_PREFIX + "fedcba9876543210"), "untagged": root / "plain.mp4",
-            "png folder": root / "png", "empty folder": root / "empty"}
+    source = root / "in" / "clip.mp4"
+    source.parent.mkdir()
+    source.write_bytes(b"the input video")
+    made = Made(SETTINGS, prompt_key(PROMPT), input_id(source))
+    touched = root / "in" / "touched.mp4"  # the same content, another time: a copy, a `touch`
+    touched.write_bytes(b"the input video")
+    os.utime(touched, ns=(1, 1))
+    replaced = root / "in" / "replaced.mp4"  # the same size, another time and content: found by the hash
+    replaced.write_bytes(b"another video!!")
+    os.utime(replaced, ns=(2, 2))
+    tagged = _mp4(root / "same-full.mp4", made.tag())
+    return {"none": (source, root / "absent.mp4"), "same": (source, _mp4(root / "same.mp4", TAG_PREFIX + SETTINGS)),
+            "other": (source, _mp4(root / "other.mp4", TAG_PREFIX + "fedcba9876543210")),
+            "untagged": (source, root / "plain.mp4"), "png folder": (source, root / "png"),
+            "empty folder": (source, root / "empty"), "same, with prompt and input": (source, tagged),
+            "same, another prompt": (source, _mp4(root / "prompt.mp4", Made(SETTINGS, prompt_key("a blue circle"),
+                                                                             made.input).tag())),
+            "same, input touched": (touched, tagged), "same, input replaced": (replaced, tagged),
+            "same, input gone": (root / "in" / "gone.mp4", tagged)}
 
 
 SAME_SKIP = "output exists, made with the same settings"
 UNTAGGED_SKIP = "output exists (it records no evs settings: an older evs, or a png folder)"
+CHANGED = "the input changed since its output was made"
 
 # existing output -> (decision with --resume same, with --resume any); --overwrite refines every row.
 TABLE = {
@@ -49,19 +72,27 @@ TABLE = {
                         "--overwrite redoes it, --resume any keeps it")), ("skip", "output exists")),
     "untagged": (("skip", UNTAGGED_SKIP), ("skip", "output exists")),
     "png folder": (("skip", UNTAGGED_SKIP), ("skip", "output exists")),
+    "same, with prompt and input": (("skip", SAME_SKIP), ("skip", "output exists")),
+    "same, another prompt": (("fail", "exists, made with another prompt (its prompt changed since); --overwrite "
+                              "redoes it, --resume any keeps it"), ("skip", "output exists")),
+    "same, input touched": (("skip", SAME_SKIP), ("skip", "output exists")),
+    "same, input replaced": (("refine", CHANGED), ("refine", CHANGED)),
+    "same, input gone": (("refine", CHANGED), ("refine", CHANGED)),
 }
 
 
 @pytest.mark.parametrize("existing", sorted(TABLE))
 @pytest.mark.parametrize("resume", ["same", "any"])
 @pytest.mark.parametrize("overwrite", [False, True])
-def test_decision_table_of_existing_outputs_settings_and_resume(outputs, existing, resume, overwrite):
-    d = decide(outputs[existing], overwrite, resume, SETTINGS)
+def test_decision_table_of_existing_outputs_settings_prompts_inputs_and_resume(outputs, existing, resume, overwrite):
+    source, output = outputs[existing]
+    job = Job(source, Path(source.name), output)
+    d = decide(job, OutputPolicy(overwrite=overwrite, resume=resume), SETTINGS, PROMPT)
     action, reason = ("refine", "") if overwrite else TABLE[existing][resume == "any"]
     assert d.action is Action(action)
     assert d.reason.endswith(reason) if action == "fail" else d.reason == reason
     if action == "fail":
-        assert d.reason.startswith(f"{outputs[existing]}: ") and d.made_with == "fedcba9876543210"
+        assert d.reason.startswith(f"{output}: ")
 
 
 def _request(inputs, out, **output):

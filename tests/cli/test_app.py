@@ -34,10 +34,20 @@ def test_parsing_mistakes_are_one_error_line_and_exit_2(tmp_path):
     for args, message in ((["--format", "avi"], "Invalid value for '--format'"),
                           (["--crf", "abc"], "Invalid value for '--crf'"),
                           (["--seed", str(2**90)], "Invalid value for '--seed'"),
-                          (["--stale-after", "0"], "Invalid value for '--stale-after'"),
+                          (["--lease", "0"], "Invalid value for '--lease' / '--stale-after'"),
                           (["--bogus"], "No such option: --bogus")):
         r = evs("refine", tmp_path / "x.mp4", *args)
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"evs: error: {message}"), r.stderr
     r = evs("refine")  # no arguments: the help, as `evs` alone
     assert r.returncode == 2 and "--preset" in r.stdout + r.stderr
+
+
+def test_a_log_per_shard():
+    from pathlib import Path
+
+    from evs_cli.cli.refine import log_of_shard
+
+    assert log_of_shard(Path("out/log-{shard}.jsonl"), (3, 8)) == Path("out/log-3-of-8.jsonl")
+    assert log_of_shard(Path("out/log-{shard}.jsonl"), None) == Path("out/log-all.jsonl")
+    assert log_of_shard(Path("out/log.jsonl"), (3, 8)) == Path("out/log.jsonl")

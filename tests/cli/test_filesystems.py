@@ -72,3 +72,25 @@ def test_a_full_disk_fails_each_video_alone_leaves_nothing_and_the_rerun_finishe
     assert all(read_video(out / f"a red circle {i}-0.mp4").frames.shape[0] == 8 for i in range(3))
     statuses = [json.loads(x)["status"] for x in log.read_text().splitlines()]
     assert statuses == ["failed"] * 3 + ["ok"] * 3
+
+
+def test_a_log_on_a_full_disk_is_one_line_and_the_outputs_stay(tmp_path, tiny_paths, mount):
+    disk = mount("logdisk", "1M")
+    folder = tmp_path / "in"
+    for i in range(2):
+        make_clip(folder / f"a red circle {i}-0.mp4", frames=4, seed=i)
+    with open(disk / "filler", "wb") as f:  # nothing left for a record
+        try:
+            f.write(b"\0" * 2**20)
+        except OSError:
+            pass
+    log, out = disk / "log.jsonl", tmp_path / "out"
+    models = ["--t2i", tiny_paths["t2i"], "--t2v", tiny_paths["adapter_file"], "--resize", "1",
+              "--set", "tI=2", "--set", "tT2V=1"]
+    r = evs("refine", folder, *models, "--out", out, "--log", log)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
+    assert errors == [f"evs: error: {log}: cannot write the log (No space left on device); outputs already written "
+                      "are kept, and the log lacks the records from here on"]
+    assert sorted(p.name for p in out.iterdir()) == [f"a red circle {i}-0.mp4" for i in range(2)]
+    assert not log.exists() or log.read_bytes() == b""

@@ -1,0 +1,287 @@
+"""Claims: which run works on which output, for runs that share a folder (cron, job arrays, containers, Ray).
+
+Before work starts on an output, a run creates a claim file beside it with O_EXCL, naming its owner: a random
+token, and what makes a process unique on its machine (boot id, PID namespace, PID, start time). The owner
+renews the claim (its mtime) every quarter of the lease while it works, however long its video runs. Another
+run takes a claim over when
+- its owner is on the same boot and in the same PID namespace, and that PID is gone or started at another
+  time (a recycled PID): a dead owner is known at once, whatever the hostname says;
+- or it has not been renewed for a whole lease (another machine or container, or a process that froze).
+Taking over and releasing both go through one rename to a private name, so of two contenders one wins, and
+no run ever removes a claim that is not the one it judged (its own, or the stale one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import EvsError
+from .outputs import create_temp, discard, side_base, temps_of
+
+CLAIM_SUFFIX = ".evs-claim"
+DEFAULT_LEASE = 180.0  # seconds; renewed every 45 s, well inside NFS's attribute caching (60 s at most)
+UNREADABLE_GRACE = 10.0  # seconds an empty or unparsable claim may be one still being written
+
+
+@dataclass(frozen=True)
+class Owner:
+    token: str
+    host: str  # for people reading a claim; never used to judge one
+    pid: int
+    boot: str | None
+    pidns: str | None
+    start: int | None  # process start time, clock ticks after boot
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def start_time(pid: int) -> int | None:
+    """When process `pid` of this PID namespace started (field 22 of /proc/PID/stat), None if it is gone
+    (or a zombie: killed, not yet reaped by its parent)."""
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    try:
+        fields = stat.rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+_me: tuple[int, Owner] | None = None
+
+
+def this_process() -> Owner:
+    """This process as a claim owner (a new one after fork)."""
+    global _me
+    if _me is None or _me[0] != os.getpid():
+        pid = os.getpid()
+        _me = (pid, Owner(secrets.token_hex(8), socket.gethostname(), pid,
+                          _read("/proc/sys/kernel/random/boot_id"), _pid_namespace(), start_time(pid)))
+    return _me[1]
+
+
+def alive_here(owner: dict) -> bool | None:
+    """Whether the owner of a claim still runs, when this process can tell (same boot, same PID namespace);
+    None when it cannot (another machine, container or boot): then only the lease tells."""
+    me = this_process()
+    if me.boot is None or owner.get("boot") != me.boot or owner.get("pidns") != me.pidns:
+        return None
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    return start_time(pid) == owner.get("start") is not None or (pid == me.pid and owner.get("token") == me.token)
+
+
+class Claim:
+    """An O_EXCL claim file beside an output, held and renewed while this process works on it."""
+
+    def __init__(self, output: Path, lease: float = DEFAULT_LEASE):
+        self.output = output
+        self.path = claim_path(output)
+        self.lease = lease
+        self.held = False
+
+    def acquire(self) -> bool:
+        """Create the claim (taking over a dead or stale one); False while another live run holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = asdict(this_process())
+        for _ in range(3):
+            with _registry.lock:
+                if _registry.closed:
+                    return False
+                try:
+                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644)
+                except FileExistsError:
+                    fd = None
+                if fd is not None:
+                    try:
+                        with os.fdopen(fd, "w") as f:
+                            json.dump({**me, "time": time.time()}, f)
+                    except OSError as e:  # a full disk: leave no empty claim behind for later runs to trip on
+                        self.path.unlink(missing_ok=True)
+                        raise EvsError(f"{self.output}: cannot write its claim file ({e.strerror or e})") from e
+                    self.held = True
+                    _registry.add(self)
+                    return True
+            if not self._take_over():
+                return False
+        return False
+
+    def holder(self) -> dict | None:
+        """The owner the claim file names; {} when it is unreadable, None when there is none."""
+        try:
+            info = json.loads(self.path.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def live_holder(self) -> bool:
+        """Whether another live run holds this output's claim now (what --wait waits for)."""
+        info = self.holder()
+        return info is not None and not self._stale(info)
+
+    def _stale(self, info: dict) -> bool:
+        try:
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return True
+        if not info:  # empty or garbled (a full disk, a crash between create and write)
+            return age >= UNREADABLE_GRACE
+        alive = alive_here(info)
+        return not alive if alive is not None else age >= self.lease
+
+    def _take_over(self) -> bool:
+        """Remove a claim whose owner is dead or whose lease ran out; False when its owner lives."""
+        info = self.holder()
+        if info is None:
+            return True  # released meanwhile: race for it again (the output is checked after)
+        return self._stale(info) and _remove_if(self.path, info.get("token"))
+
+    def create_temp(self, folder: bool = False) -> Path:
+        """This process's new temporary name for the output, created exclusively while the claim is held
+        (after `shutdown`, none is created: a worker about to be killed leaves nothing)."""
+        with _registry.lock:
+            if _registry.closed or not self.held:
+                raise EvsError(f"{self.output}: its claim is no longer held by this run")
+            return create_temp(self.output, this_process().token, folder)
+
+    def ours(self) -> bool:
+        info = self.holder()
+        return bool(info) and info.get("token") == this_process().token
+
+    def renew(self) -> bool:
+        """Show that the owner lives; False when the claim is no longer this process's (taken over)."""
+        if not self.held:
+            return False
+        if not self.ours():
+            self.held = False
+            return False
+        try:
+            os.utime(self.path)
+        except OSError:
+            pass  # a full or vanished folder: the next renewal tries again
+        return True
+
+    def release(self) -> None:
+        """Remove the claim if it is still this process's (never one that another run took over)."""
+        _registry.remove(self)
+        if self.held:
+            self.held = False
+            _remove_if(self.path, this_process().token)
+
+
+def claim_path(output: Path) -> Path:
+    return output.with_name(side_base(output) + CLAIM_SUFFIX)
+
+
+def _remove_if(path: Path, token: str | None) -> bool:
+    """Remove the claim at `path` only if it is the one with `token` (the one judged), in one rename: a
+    claim another run created after the judgement is put back. True when `path` is free now."""
+    private = path.with_name(f"{path.name}.drop-{this_process().token}-{secrets.token_hex(4)}")
+    try:
+        os.rename(path, private)
+    except FileNotFoundError:
+        return True
+    try:
+        info = json.loads(private.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or info.get("token") == token:
+        private.unlink(missing_ok=True)
+        return True
+    try:  # someone else's newer claim: back where it was, unless yet another run claimed meanwhile
+        os.link(private, path)
+    except OSError:
+        pass
+    private.unlink(missing_ok=True)
+    return False
+
+
+def clear_dead_owner(output: Path, token: str) -> list[Path]:
+    """Remove the claim and temporary files that the process with this owner token left for `output` when
+    it died (a worker or a Ray actor killed mid-video, whose claim would otherwise stand for a lease)."""
+    removed = []
+    claim = claim_path(output)
+    info = Claim(output).holder()
+    if info and info.get("token") == token and _remove_if(claim, token):
+        removed.append(claim)
+    for tmp in temps_of(output, token):
+        discard(tmp)
+        removed.append(tmp)
+    return removed
+
+
+class _Registry:
+    """This process's held claims, renewed by one daemon thread; closed for good by `shutdown`."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.claims: dict[int, Claim] = {}
+        self.closed = False
+        self.thread: threading.Thread | None = None
+        self.changed = threading.Event()  # a claim was added: the renewal interval may be shorter now
+        self.pid = os.getpid()
+
+    def add(self, claim: Claim) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # forked: the parent's claims and thread are not ours
+                self.claims, self.thread, self.pid = {}, None, os.getpid()
+            self.claims[id(claim)] = claim
+            self.changed.set()
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._renew_forever, name="evs-claims", daemon=True)
+                self.thread.start()
+
+    def remove(self, claim: Claim) -> None:
+        with self.lock:
+            self.claims.pop(id(claim), None)
+
+    def _renew_forever(self) -> None:
+        while True:
+            self.changed.clear()
+            with self.lock:
+                held = list(self.claims.values())
+            for claim in held:
+                claim.renew()
+            self.changed.wait(min([c.lease for c in held] or [DEFAULT_LEASE]) / 4)
+
+    def shutdown(self) -> None:
+        """Release every claim this process holds and remove its temporary files, and take no claim (create
+        no temporary file) after: for a worker about to be killed, so that nothing it held outlives it."""
+        with self.lock:
+            self.closed = True
+            token = this_process().token
+            for claim in list(self.claims.values()):
+                for tmp in temps_of(claim.output, token):
+                    discard(tmp)
+                claim.release()
+
+
+_registry = _Registry()
+
+
+def shutdown() -> None:
+    _registry.shutdown()
