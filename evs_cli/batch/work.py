@@ -37,10 +37,11 @@ class Source:
     prompt_source: str
     fps: float
     frames_in: int
-    audio: str  # none | kept | dropped (png frames)
+    audio: str  # none | dropped (png frames) | what writing did: copied (aac) | re-encoded to AAC (from opus)
     input_size: tuple[int, int]
     working_size: tuple[int, int]  # sides multiples of 64
     output_size: tuple[int, int]  # what is written
+    variable_rate: bool = False  # the input's frames were unevenly timed; the output's are even, at `fps`
 
 
 @dataclass
@@ -106,6 +107,8 @@ class VideoWork:
             rec.update(prompt=s.prompt, prompt_source=s.prompt_source, fps=s.fps, frames_in=s.frames_in, audio=s.audio,
                        input_size=list(s.input_size), working_size=list(s.working_size),
                        output_size=list(s.output_size))
+            if s.variable_rate:
+                rec["frame_rate"] = f"variable in the input; written at a constant {s.fps:.3f} fps"
         rec["seconds"] = self.seconds
         if self.refined is not None:
             r = self.refined.report

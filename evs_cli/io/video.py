@@ -20,6 +20,7 @@ class Video:
     frames: torch.Tensor  # uint8 (F, H, W, 3)
     fps: Fraction
     has_audio: bool = False
+    variable_rate: bool = False  # frames not evenly spaced in time (phones, screen recorders): written at `fps`
 
     @property
     def size(self) -> tuple[int, int]:  # (width, height)
@@ -35,7 +36,10 @@ def read_video(path: Path) -> Video:
     try:
         video = _read_av(path, frames=path.suffix.lower() == ".gif" or not _has_decord())
         if video.frames is None:
-            video.frames = _read_decord(path)
+            try:
+                video.frames = _read_decord(path)
+            except Exception:  # noqa: BLE001 - a live-stream WebM/MKV (no duration) and others decord refuses
+                video = _read_av(path)  # PyAV decodes what it probed; its own error, if any, is the one we say
         if video.frames.shape[0] == 0:
             raise EvsError(f"{path}: no video frames")
         return video
@@ -101,11 +105,33 @@ def _read_av(path: Path, frames: bool = True) -> Video:
         if not frames:
             # Probe one frame so that a file PyAV cannot decode fails here with PyAV's message.
             next(c.decode(stream), None)
-            return Video(None, Fraction(rate), has_audio)
-        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(stream)]
+            c.seek(0)
+            return Video(None, Fraction(rate), has_audio, _variable_rate(c.demux(stream)))
+        decoded, times, turn = [], [], 0
+        for f in c.decode(stream):
+            decoded.append(f.to_ndarray(format="rgb24"))
+            times.append(f.pts)
+            turn = int(getattr(f, "rotation", 0) or 0) // 90  # a phone's display matrix, as decord applies it
     if not decoded:
         raise EvsError(f"{path}: no video frames")
-    return Video(torch.from_numpy(np.stack(decoded)), Fraction(rate), has_audio)
+    frames = np.stack(decoded)
+    if turn % 4:
+        frames = np.ascontiguousarray(np.rot90(frames, turn, axes=(1, 2)))
+    return Video(torch.from_numpy(frames), Fraction(rate), has_audio, _uneven(times))
+
+
+def _variable_rate(packets) -> bool:
+    return _uneven([p.pts for p in packets if p.size])
+
+
+def _uneven(times: list) -> bool:
+    """Whether frame times are unevenly spaced: some gap over 1.5 times another (timestamps rounded to the
+    container's clock stay even)."""
+    if any(t is None for t in times) or len(times) < 3:
+        return False
+    gaps = np.diff(np.sort(np.array(times, dtype=np.float64)))
+    gaps = gaps[gaps > 0]
+    return len(gaps) > 1 and gaps.max() > 1.5 * gaps.min() + 1
 
 
 @dataclass
@@ -131,6 +157,8 @@ def probe(path: Path) -> Header | None:
                 frames = int(round(float(s.duration * s.time_base * s.average_rate)))
             elif frames is None and c.duration and s.average_rate:
                 frames = int(round(c.duration / 1e6 * float(s.average_rate)))  # container duration: microseconds
+            elif frames is None:  # recorded as a live stream (MediaRecorder, OBS, ffmpeg to a pipe): count packets
+                frames = sum(1 for p in c.demux(s) if p.size)
             return Header(int(s.codec_context.width), int(s.codec_context.height), frames)
     except Exception:  # noqa: BLE001 - reading is where a bad file gets its one-line error
         return None
@@ -154,10 +182,16 @@ def output_size(width: int, height: int, scale: float | None = None, size: tuple
     return max(2, w), max(2, h)
 
 
+# Audio codecs every MP4 player and browser plays: copied as they are; any other (Vorbis, Opus, PCM, FLAC from
+# a WebM, MKV or MOV input) is re-encoded to AAC at the input's sample rate and channel layout.
+MP4_AUDIO = ("aac", "mp3")
+
+
 def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, audio_from: Path | None = None,
-              comment: str | None = None):
-    """H.264 yuv420p at the given fps; audio packets copied from `audio_from` when it has audio; `comment`
-    in the container's comment tag (evs records its settings fingerprint there)."""
+              comment: str | None = None) -> str:
+    """H.264 yuv420p at the given fps, with the audio of `audio_from` if it has any; `comment` in the
+    container's comment tag (evs records what made the output there). Returns what became of the audio:
+    "none", "copied (aac)", "re-encoded to AAC (from opus)"."""
     import av
 
     arr = frames.numpy()
@@ -173,21 +207,52 @@ def write_mp4(frames: torch.Tensor, path: Path, fps: Fraction, crf: int = 17, au
         src = av.open(str(audio_from)) if audio_from is not None else None
         try:
             a_in = src.streams.audio[0] if src is not None and src.streams.audio else None
-            a_out = out.add_stream_from_template(a_in) if a_in is not None else None
+            codec = a_in.codec_context.name if a_in is not None else None
+            copy = codec in MP4_AUDIO
+            a_out = None if a_in is None else out.add_stream_from_template(a_in) if copy else _aac_like(out, a_in)
             for img in arr:
                 for pkt in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                     out.mux(pkt)
             for pkt in v.encode():
                 out.mux(pkt)
-            if a_in is not None:
+            if a_in is None:
+                return "none"
+            if copy:
                 for pkt in src.demux(a_in):
                     if pkt.dts is None:
                         continue
                     pkt.stream = a_out
                     out.mux(pkt)
+                return f"copied ({codec})"
+            _reencode(src, a_in, out, a_out)
+            return f"re-encoded to AAC (from {codec})"
         finally:
             if src is not None:
                 src.close()
+
+
+def _aac_like(out, a_in):
+    a = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
+    a.layout = a_in.codec_context.layout
+    return a
+
+
+def _reencode(src, a_in, out, a_out) -> None:
+    """Decode, resample to what the AAC encoder takes (planar float, same rate and layout), encode."""
+    import av
+
+    ctx = a_in.codec_context
+    resampler = av.AudioResampler(format="fltp", layout=ctx.layout, rate=ctx.sample_rate)
+    for frame in src.decode(a_in):
+        frame.pts = None  # the encoder times the samples itself, from the first one
+        for piece in resampler.resample(frame):
+            for pkt in a_out.encode(piece):
+                out.mux(pkt)
+    for piece in resampler.resample(None):
+        for pkt in a_out.encode(piece):
+            out.mux(pkt)
+    for pkt in a_out.encode(None):
+        out.mux(pkt)
 
 
 def write_pngs(frames: torch.Tensor, folder: Path) -> None:
