@@ -16,6 +16,7 @@
     outputs.py     where each result goes; temporary names (created exclusively) and renames
     claims.py      which run works on which output: owners known by boot, PID namespace and start time, leases
     settings.py    what made an output (settings fingerprint, prompt, input file) and its comment tag
+    timeouts.py    how long a video may take (--timeout) before it fails alone
     memory.py      will a video fit (pixels, host, cgroup and device memory), checked before decoding
     report.py      the progress display, plain lines, the JSON-lines log and the summary
     signals.py     SIGINT and SIGTERM as one KeyboardInterrupt

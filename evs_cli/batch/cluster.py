@@ -26,6 +26,7 @@ from .options import RunOptions
 from .outputs import Job
 from .ray_connect import connect, require_ray
 from .signals import interrupts_as_keyboard
+from .timeouts import read_limit
 
 IN_FLIGHT = 3  # videos per actor: one read ahead, one on the device, one being written (stream.py)
 MAX_DEATHS = 2  # a video during which this many actors died is failed, not retried
@@ -72,6 +73,7 @@ class RayActors:
 
     def __init__(self, ray, jobs: list[Job], options: RunOptions, workers: int | None):
         self.ray, self.timeout = ray, start_timeout()
+        self.read_limit = read_limit(options.preset.video_timeout)
         self.options = _absolute_models(options)
         # Actors run in another working directory (and on other nodes): they get absolute paths.
         self.jobs = [replace(j, input=j.input.resolve(), output=j.output.resolve()) for j in jobs]
@@ -148,6 +150,9 @@ class RayActors:
 
     def give(self, worker: str, index: int) -> None:
         self.actors[worker].handle.give.remote(index, self.jobs[index])
+
+    def kill(self, worker: str) -> None:
+        self.ray.kill(self.actors[worker].handle, no_restart=True)
 
     def lost(self, worker: str, held: list[int], work_left: bool) -> None:
         actor = self.actors.pop(worker)

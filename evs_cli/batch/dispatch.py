@@ -6,17 +6,20 @@ them on to the reporter, so which worker holds which video, and what its death d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .events import Died, Finished, Loaded
+from .events import Died, Finished, Loaded, Read, Started, Taken
 from .ledger import Ledger
 from .outputs import Job
+from .timeouts import grace
 
 
 class Backend(Protocol):
     capacity: int  # videos a worker holds at once (being read, refined, written)
     max_deaths: int  # a video during which this many workers died is failed, not retried
+    read_limit: float | None  # seconds a video may take before its worker says its own limit (timeouts.py)
 
     def start(self) -> None:
         """Start the workers; each says Loaded (or Fatal) when its models are ready."""
@@ -26,6 +29,9 @@ class Backend(Protocol):
 
     def give(self, worker: str, index: int) -> None:
         """Hand video `index` to a worker that said Loaded."""
+
+    def kill(self, worker: str) -> None:
+        """Stop a worker stuck inside one step (a video past its time limit); it then says Died."""
 
     def lost(self, worker: str, held: list[int], work_left: bool) -> None:
         """A worker died holding `held`: remove its claims and temporary files; start another if it can."""
@@ -49,6 +55,9 @@ def dispatch(backend: Backend, jobs: list[Job], on_event: Callable) -> None:
         while not ledger.done:
             for event in backend.poll(0.5):
                 _apply(event, ledger, backend, on_event)
+            for worker, index, record in ledger.overdue(time.monotonic(), grace()):
+                on_event(Finished(worker, index, record))
+                backend.kill(worker)
             for worker, index in ledger.hand_out():
                 backend.give(worker, index)
             why = None if ledger.done else backend.stalled(ledger)
@@ -65,6 +74,8 @@ def dispatch(backend: Backend, jobs: list[Job], on_event: Callable) -> None:
 def _apply(event, ledger: Ledger, backend: Backend, on_event: Callable) -> None:
     if isinstance(event, Loaded):
         ledger.join(event.worker)
+    elif isinstance(event, (Taken, Read, Started)):
+        ledger.timing(event, time.monotonic(), backend.read_limit)
     elif isinstance(event, Finished):
         record = ledger.finish(event.index, event.record)
         if record is None:  # already failed with a worker that was declared dead

@@ -33,11 +33,20 @@ class Taken:
 
 
 @dataclass(frozen=True)
+class Read:
+    """A video is decoded; it waits for the device (its time limit does not run while it waits)."""
+
+    worker: str
+    index: int
+
+
+@dataclass(frozen=True)
 class Started:
     """A video's refinement on the device begins."""
 
     worker: str
     index: int
+    left: float | None = None  # seconds its steps may still take (timeouts.py); None: no limit
 
 
 @dataclass(frozen=True)
@@ -65,4 +74,4 @@ class Died:
     reason: str
 
 
-Event = Loaded | Fatal | Taken | Started | StageDone | Finished | Died
+Event = Loaded | Fatal | Taken | Read | Started | StageDone | Finished | Died

@@ -24,6 +24,7 @@ from .options import RunOptions
 from .outputs import Job, discard, publish, remove_others_temps
 from .plan import Action, decide, prompt_for
 from .settings import Made, fingerprint, input_id, prompt_key
+from .timeouts import TimedOut, video_limit
 from .work import Refined, Source, State, VideoWork
 
 
@@ -41,16 +42,6 @@ class VideoRefiner:
         speed_up(models, compile=p.compile)
         self.engine = Engine(models, p)
         self.settings = fingerprint(options)
-
-    def process(self, job: Job, worker: str = "0", on_stage=None) -> dict:
-        """All three steps, one after the other."""
-        work = self.prepare(job, worker)
-        try:
-            self.refine(work, on_stage)
-            return self.finish(work)
-        except BaseException:
-            self.abandon(work)
-            raise
 
     def prepare(self, job: Job, worker: str = "0") -> VideoWork:
         o = self.options
@@ -70,7 +61,7 @@ class VideoRefiner:
             work.removed_leftovers = [p.name for p in remove_others_temps(job.output, mine)]  # a killed run's
             t = time.perf_counter()
             work.made_from = input_id(job.input)  # before decoding: a file replaced meanwhile is redone later
-            check_fits(job.input, o, self.device)
+            self._set_limit(work, check_fits(job.input, o, self.device))
             # Not pinned: cudaHostAlloc from the reader thread can stall the thread launching kernels,
             # and a 16-frame clip's copy to the device takes milliseconds either way.
             video = read_video(job.input)
@@ -83,16 +74,37 @@ class VideoRefiner:
                                  output_size(*video.size, out.scale, out.size, even=out.even_sides),
                                  video.variable_rate)
             work.seconds["read"] = round(time.perf_counter() - t, 4)
+            self._in_time(work)
+        work.end_step()
         return work
+
+    def _set_limit(self, work: VideoWork, head) -> None:
+        p = self.options.preset
+        frames = head.frames if head is not None else None
+        working = target_size(head.width, head.height, p.resize) if head is not None else (1024, 1024)
+        work.limit = video_limit(p.video_timeout, frames, working, self.device)
+
+    def _in_time(self, work: VideoWork) -> None:
+        left = work.left()
+        if left is not None and left < 0:
+            raise TimedOut(f"{work.job.input}: took longer than its time limit of {work.limit:.0f} s (--timeout); "
+                           "stopped")
 
     def refine(self, work: VideoWork, on_stage=None) -> VideoWork:
         if not work.open:
             return work
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
+        work.begin_step()
         with self._failures(work):
             s = work.source
-            out, report = self.engine.refine(work.video.frames, s.prompt, work.seed, on_stage=on_stage,
+
+            def staged(report) -> None:  # between stages: a video past its time limit stops here
+                self._in_time(work)
+                if on_stage is not None:
+                    on_stage(report)
+
+            out, report = self.engine.refine(work.video.frames, s.prompt, work.seed, on_stage=staged,
                                              size=s.working_size, out_size=s.output_size)
             work.out = out
             work.seconds.update(encode=round(report.seconds["encode"], 4),
@@ -100,12 +112,15 @@ class VideoRefiner:
                                 decode=round(report.seconds["decode"], 4))
             peak = int(torch.cuda.max_memory_allocated(self.device)) if self.cuda else None
             work.refined = Refined(int(out.shape[0]), report, peak)
+        work.end_step()
         return work
 
     def finish(self, work: VideoWork) -> dict:
         o, job = self.options.output, work.job
         if work.open:
+            work.begin_step()
             with self._failures(work):
+                self._in_time(work)
                 t = time.perf_counter()
                 work.tmp = work.claim.create_temp(folder=o.fmt != "mp4")
                 if o.fmt == "mp4":

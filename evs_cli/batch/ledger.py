@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
+from .events import Read, Started, Taken
 from .outputs import Job
 from .work import closed_record
 
@@ -20,6 +21,8 @@ class Ledger:
         self.finished: set[int] = set()
         self.deaths: Counter = Counter()
         self.death_reasons: dict[int, list[str]] = {}
+        self.clock: dict[int, tuple[float, float]] = {}  # video -> (since, seconds it may run) while a step runs
+        self.killed: dict[str, list[int]] = {}  # worker stopped -> the stuck videos it still holds claims of
 
     @property
     def done(self) -> bool:
@@ -57,10 +60,39 @@ class Ledger:
             record.update(retried=self.deaths[index], retry_reasons=self.death_reasons[index])
         return record
 
+    def timing(self, event, now: float, read_limit: float | None) -> None:
+        """Run a video's clock while its worker works on it: from Taken (it is read) to Read, and from Started
+        (the device) on; not while it waits for the device between the two."""
+        if isinstance(event, Taken) and read_limit is not None:
+            self.clock[event.index] = (now, read_limit)
+        elif isinstance(event, Read):
+            self.clock.pop(event.index, None)
+        elif isinstance(event, Started) and event.left is not None:
+            self.clock[event.index] = (now, event.left)
+
+    def overdue(self, now: float, grace: float) -> list[tuple[str, int, dict]]:
+        """(worker, video, failed record) for each video whose clock ran past its limit and `grace` more: its
+        worker is stuck inside one step and must be killed (the worker's own check did not fire)."""
+        found = []
+        for worker, held in self.held.items():
+            for i in sorted(held - self.finished):
+                since, budget = self.clock.get(i, (now, float("inf")))
+                if now - since > budget + grace:
+                    error = (f"{self.jobs[i].input}: stuck past its time limit (--timeout); its worker was "
+                             "stopped")
+                    found.append((worker, i, self.finish(i, closed_record(self.jobs[i], "failed", worker,
+                                                                          error=error))))
+                    self.killed.setdefault(worker, []).append(i)
+                    break
+        return found
+
     def died(self, worker: str, where: str, reason: str) -> tuple[list[int], list[tuple[int, dict]]]:
         """(videos the worker held, [(video, failed record)] for those it was their last chance)."""
         held = sorted(self.held.pop(worker, set()) - self.finished)
         failed = []
+        if worker in self.killed:  # its other videos are innocent: back in the queue, no death counted
+            self.waiting.extendleft(reversed(held))
+            return sorted(held + self.killed.pop(worker)), []  # the stuck one's claim is cleared too
         for i in reversed(held):  # back at the front in their original order
             self.deaths[i] += 1
             self.death_reasons.setdefault(i, []).append(f"{where} died: {reason}")

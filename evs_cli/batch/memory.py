@@ -126,14 +126,14 @@ def check_memory(path: Path, frames: int | None, in_size, working, out_size, lim
                        "the video or --resize down")
 
 
-def check_fits(path: Path, options, device: str | None = None) -> None:
+def check_fits(path: Path, options, device: str | None = None):
     """Refuse, from the container header and before decoding, a video too large to refine: frames over
     --max-pixels (an 8192x8192 clip), or more frames than memory holds (check_memory). `options`: RunOptions."""
     from ..io.video import output_size, probe, target_size
 
     head = probe(path)
     if head is None:
-        return
+        return None
     limits, out = options.limits, options.output
     w, h = target_size(head.width, head.height, options.preset.resize)
     if w * h > limits.max_pixels:
@@ -141,3 +141,4 @@ def check_fits(path: Path, options, device: str | None = None) -> None:
                        f"megapixels), over --max-pixels {limits.max_pixels}; raise it, or --resize down")
     size = output_size(head.width, head.height, out.scale, out.size, even=out.even_sides)
     check_memory(path, head.frames, (head.width, head.height), (w, h), size, limits.max_memory, device)
+    return head

@@ -11,17 +11,22 @@ import os
 import queue
 import signal
 import sys
+import threading
+import time
 from typing import Callable
 
 from ..errors import EvsError, first_line
 from .claims import clear_dead_owner, this_process
+from .claims import shutdown as shutdown_claims
 from .dispatch import dispatch
-from .events import Died, Fatal, Loaded
+from .events import Died, Fatal, Finished, Loaded
 from .job import VideoRefiner
+from .ledger import Ledger
 from .options import RunOptions
 from .outputs import Job
 from .signals import interrupt_once, interrupts_as_keyboard
 from .stream import run_worker
+from .timeouts import grace, read_limit
 
 
 def default_devices() -> list[str]:
@@ -76,9 +81,43 @@ def _run_here(jobs, device, options, on_event) -> None:
     import torch
 
     torch.set_num_threads(threads_per_worker(1))
+    watched = _Watchdog(jobs, read_limit(options.preset.video_timeout), on_event)
     refiner = VideoRefiner(options, device)
     on_event(Loaded("0", device))
-    run_worker(refiner, enumerate(jobs), "0", on_event)
+    run_worker(refiner, enumerate(jobs), "0", watched)
+
+
+class _Watchdog:
+    """A run in this process has nobody to kill its worker when a video is stuck inside one step (C code that
+    never returns). Past that video's limit and the grace, this thread fails it, releases every claim and
+    temporary file, and ends the run with exit 1, so that the rerun finishes the other videos."""
+
+    def __init__(self, jobs: list[Job], limit: float | None, on_event: Callable):
+        self.ledger, self.limit, self.on_event = Ledger(jobs, len(jobs)), limit, on_event
+        self.ledger.join("0")
+        self.ledger.hand_out()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watch, name="evs-watchdog", daemon=True).start()
+
+    def __call__(self, event) -> None:
+        with self.lock:
+            self.ledger.timing(event, time.monotonic(), self.limit)
+            if isinstance(event, Finished):
+                self.ledger.finished.add(event.index)
+        self.on_event(event)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(1.0)
+            with self.lock:
+                stuck = self.ledger.overdue(time.monotonic(), grace())
+            if stuck:
+                _, index, record = stuck[0]
+                self.on_event(Finished("0", index, record))
+                print("evs: error: the run stops here (this process cannot stop a stuck step); rerun to finish "
+                      "the other videos", file=sys.stderr, flush=True)
+                shutdown_claims()
+                os._exit(1)
 
 
 class LocalPool:
@@ -93,15 +132,21 @@ class LocalPool:
         self.events = self.ctx.Queue()
         self.inboxes, self.procs, self.reported = {}, {}, set()
         self.owners: dict[str, str] = {}  # worker -> its claims' owner token
+        self.device_of: dict[str, str] = {}
+        self.killed: set[str] = set()  # stopped for a stuck video: replaced on the same device
+        self.read_limit = read_limit(options.preset.video_timeout)
+        self.threads = threads_per_worker(len(devices))
 
     def start(self) -> None:
-        threads = threads_per_worker(len(self.devices))
         for w, device in enumerate(self.devices):
-            name = str(w)
-            self.inboxes[name] = self.ctx.Queue()
-            self.procs[name] = self.ctx.Process(target=_worker, daemon=True, args=(
-                name, device, self.options, self.inboxes[name], self.events, threads))
-            self.procs[name].start()
+            self._spawn(str(w), device)
+
+    def _spawn(self, name: str, device: str) -> None:
+        self.device_of[name] = device
+        self.inboxes[name] = self.ctx.Queue()
+        self.procs[name] = self.ctx.Process(target=_worker, daemon=True, args=(
+            name, device, self.options, self.inboxes[name], self.events, self.threads))
+        self.procs[name].start()
 
     def poll(self, timeout: float) -> list:
         try:
@@ -121,9 +166,16 @@ class LocalPool:
     def give(self, worker: str, index: int) -> None:
         self.inboxes[worker].put((index, self.jobs[index]))
 
+    def kill(self, worker: str) -> None:
+        self.killed.add(worker)
+        if self.procs[worker].is_alive():
+            os.kill(self.procs[worker].pid, signal.SIGKILL)
+
     def lost(self, worker: str, held: list[int], work_left: bool) -> None:
         for i in held:
             clear_dead_owner(self.jobs[i].output, self.owners.get(worker, ""))
+        if worker in self.killed and work_left:  # a stuck worker: a fresh one on its device takes the rest
+            self._spawn(f"{worker}+", self.device_of[worker])
 
     def stalled(self, ledger) -> str | None:
         return "worker stopped before finishing" if len(self.reported) == len(self.procs) else None

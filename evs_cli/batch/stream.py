@@ -13,7 +13,7 @@ import queue
 import threading
 from typing import Callable, Iterable
 
-from .events import Finished, StageDone, Started, Taken
+from .events import Finished, Read, StageDone, Started, Taken
 from .job import VideoRefiner
 from .outputs import Job
 
@@ -24,8 +24,15 @@ def run_serial(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
     """One video at a time (RunOptions.pipelined = False): the reference the stream must equal."""
     for i, job in jobs:
         emit(Taken(worker, i))
-        emit(Started(worker, i))
-        rec = refiner.process(job, worker, on_stage=lambda r, i=i: emit(StageDone(worker, i, r.as_dict())))
+        work = refiner.prepare(job, worker)
+        emit(Read(worker, i))
+        try:
+            emit(Started(worker, i, work.left()))
+            refiner.refine(work, on_stage=lambda r, i=i: emit(StageDone(worker, i, r.as_dict())))
+            rec = refiner.finish(work)
+        except BaseException:
+            refiner.abandon(work)
+            raise
         emit(Finished(worker, i, rec))
 
 
@@ -61,7 +68,7 @@ def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
                 break
             i, work = item
             if work.open:
-                say(Started(worker, i))
+                say(Started(worker, i, work.left()))
             refiner.refine(work, on_stage=lambda r, i=i: say(StageDone(worker, i, r.as_dict())))
             if _put(to_write, (i, work), stop):
                 work = None
@@ -89,6 +96,7 @@ def _read(refiner, jobs, worker: str, say, to_refine: queue.Queue, stop: threadi
             return
         say(Taken(worker, i))
         work = refiner.prepare(job, worker)
+        say(Read(worker, i))
         if not _put(to_refine, (i, work), stop):
             refiner.abandon(work)
             return

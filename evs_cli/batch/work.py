@@ -69,6 +69,8 @@ class VideoWork:
     refined: Refined | None = None
     seconds: dict = field(default_factory=dict)  # read, encode, stages, decode, write, total
     removed_leftovers: list[str] = field(default_factory=list)
+    limit: float | None = None  # seconds its own steps may take (timeouts.py); None: no limit
+    spent: float = 0.0  # seconds spent in its steps so far (waiting for the device or the writer is not counted)
     metrics: dict | None = None
     # held while in flight, dropped when done with
     claim: Claim | None = None
@@ -77,6 +79,23 @@ class VideoWork:
     out: object = None  # refined uint8 frames
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+    step_from: float | None = field(default_factory=time.perf_counter)  # when the running step began
+
+    def begin_step(self) -> None:
+        self.step_from = time.perf_counter()
+
+    def end_step(self) -> None:
+        if self.step_from is not None:
+            self.spent += time.perf_counter() - self.step_from
+            self.step_from = None
+
+    def left(self) -> float | None:
+        """Seconds its steps may still take, or None for no limit."""
+        if self.limit is None:
+            return None
+        running = time.perf_counter() - self.step_from if self.step_from is not None else 0.0
+        return self.limit - self.spent - running
 
     @property
     def open(self) -> bool:

@@ -99,6 +99,10 @@ Evaluate = Annotated[bool, Opt("--eval", metavar="", help=(
 Lease = Annotated[float, Opt("--lease", "--stale-after", metavar="SECONDS", min=4.0, help=(
     "A run renews its claim on each output it works on every quarter of this; another run's claim not renewed "
     "for this long is taken over (a dead run on this machine is seen at once)."))]
+Timeout = Annotated[Optional[str], Opt("--timeout", metavar="SECONDS|auto", help=(
+    "Fail a video that takes longer than this (0: never), alone, and go on with the batch. auto (the preset's "
+    "runtime.video_timeout, default): 5 min + 5 s per megapixel-frame on a GPU, 500 s per megapixel-frame on "
+    "a CPU."))]
 Wait = Annotated[bool, Opt("--wait", metavar="", help=(
     "Wait for videos another live run is refining (and take over those whose run dies) instead of leaving "
     "them to it and exiting 75."))]
@@ -128,7 +132,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
            fmt: Fmt = Format.MP4, crf: Crf = 17, overwrite: Overwrite = False, resume: ResumeOpt = Resume.SAME,
            log: Log = None, devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None,
            ray_workers: RayWorkers = None, shard: Shard = None, dry_run: DryRun = False, quiet: Quiet = False,
-           evaluate: Evaluate = False, lease: Lease = DEFAULT_LEASE, wait: Wait = False, seed_per_video: SeedPerVideo = Switch.ON,
+           evaluate: Evaluate = False, lease: Lease = DEFAULT_LEASE, wait: Wait = False, timeout: Timeout = None, seed_per_video: SeedPerVideo = Switch.ON,
            max_pixels: MaxPixels = 4 * 2**20, max_memory: MaxMemory = "auto"):
     """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
     from ..batch.memory import parse_bytes
@@ -150,6 +154,8 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
 
             require_ray()
         k_of_n = parse_shard(shard) if shard else None
+        if timeout is not None:
+            sets = [*sets, f"runtime.video_timeout={parse_timeout(timeout)}"]
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks)
         found, listed = expand_inputs(inputs or [], from_list)
         if base is not None and not base.is_dir():
@@ -201,6 +207,18 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (sep and w.strip().isdigit() and h.strip().isdigit() and 2 <= int(w) <= 16384 and 2 <= int(h) <= 16384):
         raise EvsError(f"--size must be WxH in pixels (2..16384 each), e.g. 1024x640, got {text!r}")
     return int(w), int(h)
+
+
+def parse_timeout(text: str) -> str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise EvsError(f"--timeout must be seconds (0: none) or auto, got {text!r}")
+    return repr(seconds)
 
 
 def log_of_shard(log: Path | None, shard: tuple[int, int] | None) -> Path | None:

@@ -59,7 +59,7 @@ def test_without_retries_a_dead_workers_videos_fail_with_its_exit():
 class Scripted:
     """A backend whose workers do what the test says: each poll plays the next list of events."""
 
-    capacity, max_deaths = 3, 2
+    capacity, max_deaths, read_limit = 3, 2, None
 
     def __init__(self, script):
         self.script, self.given, self.lost_calls, self.started, self.closed = list(script), [], [], 0, False

@@ -56,7 +56,8 @@ def test_pipelined_outputs_equal_serial_byte_for_byte(tmp_path, folder, options)
     # Each video's events come in order; its refinement starts only after it was taken.
     for i in range(5):
         kinds = [type(e).__name__ for e in piped if getattr(e, "index", None) == i and not isinstance(e, StageDone)]
-        assert kinds == (["Taken", "Finished"] if i == 2 else ["Taken", "Started", "Finished"]), (i, kinds)
+        assert kinds == (["Taken", "Read", "Finished"] if i == 2 else ["Taken", "Read", "Started", "Finished"]), \
+            (i, kinds)
 
 
 def test_the_next_video_is_read_while_the_device_refines(tmp_path, folder, options, monkeypatch):
