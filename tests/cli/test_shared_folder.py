@@ -51,12 +51,12 @@ def test_a_claim_whose_owner_died_on_this_machine_is_taken_over_at_once(tmp_path
 
 
 @pytest.mark.skipif(not _can_unshare(), reason="needs unshare (root) for PID and UTS namespaces")
-def test_a_run_killed_in_a_container_is_finished_by_the_next_run_wherever_it_runs(tmp_path, full_models):
+def test_a_run_killed_in_a_container_is_finished_by_the_next_run_wherever_it_runs(tmp_path, models):
     folder = tmp_path / "in"
-    make_clip(folder / "long-0.mp4", frames=160)
+    make_clip(folder / "long-0.mp4", frames=64)
     make_clip(folder / "short-0.mp4", frames=16, seed=1)
     out, lease = tmp_path / "out", ["--lease", "4"]
-    first = _in_container("box", ["refine", folder, *full_models, "--out", out, *lease])
+    first = _in_container("box", ["refine", folder, *models, "--out", out, *lease])
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("*.evs-claim")):
         time.sleep(0.1)
@@ -64,12 +64,12 @@ def test_a_run_killed_in_a_container_is_finished_by_the_next_run_wherever_it_run
     first.communicate(timeout=30)
     assert list(out.glob("*.evs-claim")), "the killed run left no claim to take over"
     # a new container with the same hostname and, again, PID 1: the claim is stale only by its lease
-    again = _in_container("box", ["refine", folder, *full_models, "--out", out, *lease, "--wait", "--log",
+    again = _in_container("box", ["refine", folder, *models, "--out", out, *lease, "--wait", "--log",
                                   tmp_path / "log.jsonl"])
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["long-0.mp4", "short-0.mp4"] and leftovers(tmp_path) == []
-    r = evs("refine", folder, *full_models, "--out", out, *lease)  # and in no container: all done
+    r = evs("refine", folder, *models, "--out", out, *lease)  # and in no container: all done
     assert r.returncode == 0 and r.stderr.count("\tskipped\t") == 2, r.stderr
 
 
