@@ -6,7 +6,8 @@ local worker does (claim, temporary name then rename, one record); the driver al
 actor that dies mid-video (killed, out of memory, node lost) loses nothing: the driver removes the claims and
 temporary files it held and the ledger gives its videos to another actor; a video that took MAX_DEATHS
 actors down is failed with the reason instead of taking the cluster down. On Ctrl-C (or SIGTERM) the driver
-kills every actor, then cleans up what they held.
+asks every actor to release its claims and temporary files and exit, then kills them and cleans up whatever
+a killed one still held.
 """
 
 from __future__ import annotations

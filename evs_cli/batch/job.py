@@ -67,7 +67,7 @@ class VideoRefiner:
             video = read_video(job.input)
             prompt, source = resolve_prompt(job.input, job.rel, o.prompts.text, o.prompts.table)
             out = o.output
-            audio = "none" if not video.has_audio else "to write" if out.fmt == "mp4" else "dropped (png frames)"
+            audio = "none" if not video.has_audio else "pending" if out.fmt == "mp4" else "dropped (png frames)"
             work.video = video
             work.source = Source(prompt, source, float(video.fps), int(video.frames.shape[0]), audio,
                                  tuple(video.size), target_size(*video.size, o.preset.resize),
@@ -124,9 +124,9 @@ class VideoRefiner:
                 t = time.perf_counter()
                 work.tmp = work.claim.create_temp(folder=o.fmt != "mp4")
                 if o.fmt == "mp4":
-                    work.source.audio = write_mp4(work.out, work.tmp, work.video.fps, o.crf,
-                              audio_from=job.input if work.video.has_audio else None,
-                              comment=Made(self.settings, prompt_key(work.source.prompt), work.made_from).tag())
+                    made = Made(self.settings, prompt_key(work.source.prompt), work.made_from)
+                    work.source.audio = write_mp4(work.out, work.tmp, work.video.fps, o.crf, comment=made.tag(),
+                                                  audio_from=job.input if work.video.has_audio else None)
                 else:
                     write_pngs(work.out, work.tmp)
                 work.seconds["write"] = round(time.perf_counter() - t, 4)

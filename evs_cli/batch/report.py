@@ -194,6 +194,8 @@ class Reporter:
             self.err.print(self._summary(counts))
             for line in self._after_table():
                 self.err.print(line, markup=False, highlight=False)
+        elif summary and counts.get("held"):  # --quiet still says why the exit code is 75
+            self.err.print(_held_line(counts["held"]), markup=False, highlight=False)
         return counts
 
     def _after_table(self) -> list[str]:
@@ -203,8 +205,7 @@ class Reporter:
             lines.append(f"failed: {one_line(self.log_error)}")
         held = sum(r["status"] == "held" for r in self.records)
         if held:
-            lines.append(f"held: {held} video{'' if held == 1 else 's'} that another live run is refining (not "
-                         "written by this run; rerun later, or add --wait)")
+            lines.append(_held_line(held))
         undone = len(self.jobs) - len(self.records)
         if undone:
             lines.append(f"not done: {undone} video{'' if undone == 1 else 's'} (interrupted; rerun the same "
@@ -228,3 +229,8 @@ class Reporter:
                 t.add_row(status, str(len(recs)), str(frames) if status == "ok" else "-",
                           f"{sum(secs) / len(secs):.2f}" if secs and status == "ok" else "-")
         return t
+
+
+def _held_line(n: int) -> str:
+    return (f"held: {n} video{'' if n == 1 else 's'} that another live run is refining (not written by this run; "
+            "rerun later, or add --wait)")
