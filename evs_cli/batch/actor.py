@@ -14,7 +14,7 @@ from .claims import this_process
 from .events import Finished
 from .options import RunOptions
 from .outputs import Job
-from .stream import run_worker
+from .stream import from_queue, run_worker
 
 
 class RefineActor:
@@ -67,7 +67,8 @@ class RefineActor:
 
     def _serve(self) -> None:
         try:
-            run_worker(self.refiner, iter(self.inbox.get, None), self.name, self._emit)
+            stop = threading.Event()
+            run_worker(self.refiner, from_queue(self.inbox, stop), self.name, self._emit, stop)
         except BaseException as e:  # noqa: BLE001 - a bug: the driver retries this actor's videos elsewhere
             self.crash = first_line(e)
 

@@ -25,7 +25,7 @@ from .ledger import Ledger
 from .options import RunOptions
 from .outputs import Job
 from .signals import interrupt_once, interrupts_as_keyboard
-from .stream import run_worker
+from .stream import from_queue, run_worker
 from .timeouts import grace, read_limit
 
 
@@ -212,7 +212,8 @@ def _worker(name: str, device: str, options: RunOptions, inbox, events, threads:
             events.put(Fatal(name, device, first_line(e)))
             return
         events.put(Loaded(name, device, this_process().token))
-        run_worker(refiner, iter(inbox.get, None), name, events.put)
+        stop = threading.Event()
+        run_worker(refiner, from_queue(inbox, stop), name, events.put, stop)
     except KeyboardInterrupt:
         return  # the stream has released this worker's claims; the parent reports the interrupt once
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .events import Finished, Read, StageDone, Started, Taken
 from .job import VideoRefiner
@@ -36,12 +36,31 @@ def run_serial(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
         emit(Finished(worker, i, rec))
 
 
-def run_worker(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable) -> None:
-    """What every worker, local or on Ray, does with the videos it is given: stream them, or one by one."""
-    (run_stream if refiner.options.pipelined else run_serial)(refiner, jobs, worker, emit)
+def run_worker(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable,
+               stop: threading.Event | None = None) -> None:
+    """What every worker, local or on Ray, does with the videos it is given: stream them, or one by one.
+    `stop` is set when the stream is interrupted (a job source that blocks should watch it: from_queue)."""
+    if refiner.options.pipelined:
+        run_stream(refiner, jobs, worker, emit, stop)
+    else:
+        run_serial(refiner, jobs, worker, emit)
 
 
-def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable) -> None:
+def from_queue(inbox, stop: threading.Event) -> Iterator:
+    """The (index, job) pairs put on `inbox` until None, or until `stop`: a reader waiting for the next video
+    must not keep an interrupted worker alive (its parent, which would send None, may be dead)."""
+    while not stop.is_set():
+        try:
+            item = inbox.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if item is None:
+            return
+        yield item
+
+
+def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: str, emit: Callable,
+               stop: threading.Event | None = None) -> None:
     """Refine (index, job) pairs in order, three at a time; emit the same events as run_serial."""
     lock = threading.Lock()
 
@@ -51,7 +70,7 @@ def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
 
     to_refine: queue.Queue = queue.Queue(maxsize=1)
     to_write: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
+    stop = stop or threading.Event()
     crashed: list[BaseException] = []
     read = _guarded(lambda: _read(refiner, jobs, worker, say, to_refine, stop), crashed, stop,
                     then=lambda: _put(to_refine, _END, stop))
