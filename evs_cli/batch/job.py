@@ -41,7 +41,7 @@ class VideoRefiner:
         models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer)
         speed_up(models, compile=p.compile)
         self.engine = Engine(models, p)
-        self.settings = fingerprint(options)
+        self.settings, self.legacy = fingerprint(options), fingerprint(options, legacy=True)
 
     def prepare(self, job: Job, worker: str = "0") -> VideoWork:
         o = self.options
@@ -153,7 +153,7 @@ class VideoRefiner:
     def _still_to_do(self, work: VideoWork) -> bool:
         """Judge an existing output as the plan did (another run may have finished it since)."""
         o = self.options
-        decision = decide(work.job, o.output, self.settings, prompt_for(work.job, o.prompts))
+        decision = decide(work.job, o.output, self.settings, prompt_for(work.job, o.prompts), self.legacy)
         if decision.action is Action.SKIP:
             work.skip(decision.reason)
         elif decision.action is Action.FAIL:

@@ -35,7 +35,7 @@ class Decision:
         return closed_record(job, "failed", settings=settings, output_settings=self.made_with, error=self.reason)
 
 
-def decide(job: Job, out: OutputPolicy, settings: str, prompt: str | None) -> Decision:
+def decide(job: Job, out: OutputPolicy, settings: str, prompt: str | None, legacy: str | None = None) -> Decision:
     """What a run does with a video whose output may exist, judged the same way by the plan and by a worker
     (another run may finish a video meanwhile). `prompt`: the one this run would use (None: none found).
 
@@ -53,7 +53,7 @@ def decide(job: Job, out: OutputPolicy, settings: str, prompt: str | None) -> De
         return Decision(Action.SKIP, "output exists")
     if made is None:
         return Decision(Action.SKIP, "output exists (it records no evs settings: an older evs, or a png folder)")
-    if made.settings != settings:
+    if made.settings != settings and not (made.prompt is None and made.settings == legacy):  # evs 0.1's tag
         return Decision(Action.FAIL, f"{output}: exists, made with other settings ({made.settings}; this run: "
                                      f"{settings}); --overwrite redoes it, --resume any keeps it", made.settings)
     if prompt is not None and made.prompt is not None and made.prompt != prompt_key(prompt):
@@ -95,7 +95,8 @@ class Plan:
 
     def judge(self, job: Job) -> Decision:
         """The decision for one video, judged again now (--wait: after another run let it go)."""
-        return decide(job, self.options.output, self.settings, prompt_for(job, self.options.prompts))
+        return decide(job, self.options.output, self.settings, prompt_for(job, self.options.prompts),
+                      fingerprint(self.options, legacy=True))
 
 
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
@@ -119,7 +120,8 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     if not jobs and request.shard is None:
         raise EvsError(f"no video files found in {named(request.inputs + request.listed)}")
     settings = fingerprint(options)
-    decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts)) for j in jobs]
+    legacy = fingerprint(options, legacy=True)
+    decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
     return Plan(request, options, stages, grids, settings, jobs, decisions, notes)
 
 

@@ -90,15 +90,19 @@ class Made:
         return cls(first, fields.get("prompt"), made_from)
 
 
-def fingerprint(options) -> str:
+def fingerprint(options, legacy: bool = False) -> str:
     """16 hex digits of SHA-256 over what changes every result of a run. Left out: devices, dtype, chunk sizes,
-    compile (they change speed and rounding, not what was asked for), and the prompts (per video: Made)."""
+    compile (they change speed and rounding, not what was asked for), and the prompts (per video: Made).
+    `legacy`: the fingerprint evs 0.1 wrote, which also hashed --prompt and the whole --prompts table, so that
+    its outputs still count as made with the same settings when nothing changed."""
     d = options.preset.data
     runtime = {k: d["runtime"][k] for k in ("resize", "t2v_window", "t2v_overlap")}
     out, seeds = options.output, options.seeds
     asked = {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": d["t2v"], "models": d["models"], "runtime": runtime,
              "seed": seeds.base, "seed_per_video": seeds.per_video, "scale": out.scale,
              "size": list(out.size) if out.size else None, "format": out.fmt, "crf": out.crf}
+    if legacy:
+        asked.update(prompt=options.prompts.text, prompt_table=options.prompts.table)
     text = json.dumps(asked, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 

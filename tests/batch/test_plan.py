@@ -20,6 +20,7 @@ from evs_cli.errors import EvsError
 from evs_cli.io.video import write_mp4
 
 SETTINGS = "0123456789abcdef"
+LEGACY = "00112233445566aa"  # what evs 0.1 would have written for this run (it also hashed the prompts)
 
 
 def _mp4(path, comment=None):
@@ -55,6 +56,7 @@ def outputs(tmp_path_factory):
             "empty folder": (source, root / "empty"), "same, with prompt and input": (source, tagged),
             "same, another prompt": (source, _mp4(root / "prompt.mp4", Made(SETTINGS, prompt_key("a blue circle"),
                                                                              made.input).tag())),
+            "evs 0.1, nothing changed": (source, _mp4(root / "legacy.mp4", TAG_PREFIX + LEGACY)),
             "same, input touched": (touched, tagged), "same, input replaced": (replaced, tagged),
             "same, input gone": (root / "in" / "gone.mp4", tagged)}
 
@@ -76,6 +78,7 @@ TABLE = {
     "same, another prompt": (("fail", "exists, made with another prompt (its prompt changed since); --overwrite "
                               "redoes it, --resume any keeps it"), ("skip", "output exists")),
     "same, input touched": (("skip", SAME_SKIP), ("skip", "output exists")),
+    "evs 0.1, nothing changed": (("skip", SAME_SKIP), ("skip", "output exists")),
     "same, input replaced": (("refine", CHANGED), ("refine", CHANGED)),
     "same, input gone": (("refine", CHANGED), ("refine", CHANGED)),
 }
@@ -87,7 +90,7 @@ TABLE = {
 def test_decision_table_of_existing_outputs_settings_prompts_inputs_and_resume(outputs, existing, resume, overwrite):
     source, output = outputs[existing]
     job = Job(source, Path(source.name), output)
-    d = decide(job, OutputPolicy(overwrite=overwrite, resume=resume), SETTINGS, PROMPT)
+    d = decide(job, OutputPolicy(overwrite=overwrite, resume=resume), SETTINGS, PROMPT, LEGACY)
     action, reason = ("refine", "") if overwrite else TABLE[existing][resume == "any"]
     assert d.action is Action(action)
     assert d.reason.endswith(reason) if action == "fail" else d.reason == reason
