@@ -145,10 +145,30 @@ def bench_config(name, models, adapter, a, peak_flops, results):
     if peak is not None:
         line += f"; peak GPU memory {peak:.2f} GiB"
     say(line)
+    if a.sync_check and torch.device(a.device).type == "cuda":
+        row["host_syncs_in_refinement"] = sync_check(engine, video)
+        say(f"  sync check (torch.cuda.set_sync_debug_mode('error') around refine_latents): "
+            f"{row['host_syncs_in_refinement']}")
     results.append(row)
     if a.stock and name != "vc2-128":
         bench_stock(name, preset, models, adapter, video, a, seconds, peak_flops, results)
     return row
+
+
+def sync_check(engine, video) -> str:
+    """'none' when a refinement (the stages, after the VAE encode) never makes the host wait for the device,
+    else the first synchronising call PyTorch names."""
+    x0 = engine.encode(video)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        engine.refine_latents(x0, PROMPT, seed=0)
+        return "none"
+    except RuntimeError as e:
+        return f"found: {str(e).splitlines()[0]}"
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+        torch.cuda.synchronize()
 
 
 def bench_stock(name, preset, models, adapter, video, a, evs_seconds, peak_flops, results):
@@ -308,6 +328,7 @@ def main() -> None:
     ap.add_argument("--folder", type=int, default=0, help="also refine N short videos end to end")
     ap.add_argument("--folder-config", default="vc2", help="their size: half this config's (the preset resizes x2)")
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--sync-check", action="store_true", help="also refine once under set_sync_debug_mode('error')")
     a = ap.parse_args()
     a.dtype = resolve_dtype(a.dtype, a.device)
     dtype = parse_dtype(a.dtype)

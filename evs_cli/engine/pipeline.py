@@ -144,7 +144,10 @@ class Engine:
                        on_stage=None, clock: Clock | None = None):
         ahead = sum(s.mode == "sdedit" for s in self.stages)
         noise = noise or seeded_noise(seed, x0.device, tuple(x0.shape), ahead)
-        return run_schedule(x0, self.stages, self.denoisers(prompt), noise, on_stage, clock)
+        models = self.denoisers(prompt)
+        for d in models.values():  # timesteps and blend weights on the device before the first call
+            d.prepare(x0.device, x0.shape[0])
+        return run_schedule(x0, self.stages, models, noise, on_stage, clock)
 
     def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None,
                size: tuple[int, int] | None = None, out_size: tuple[int, int] | None = None):

@@ -36,9 +36,11 @@ def blend_weights(windows: list[tuple[int, int]], frames: int) -> list[torch.Ten
     return [(w / total[s:e]).float() for (s, e), w in zip(windows, raw)]
 
 
-def blend(outputs: list[torch.Tensor], windows: list[tuple[int, int]], frames: int) -> torch.Tensor:
-    """Blend per-window outputs (f, ...) into one (frames, ...) tensor."""
-    weights = blend_weights(windows, frames)
+def blend(outputs: list[torch.Tensor], windows: list[tuple[int, int]], frames: int,
+          weights: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Blend per-window outputs (f, ...) into one (frames, ...) tensor; `weights`: blend_weights, made ahead
+    on the outputs' device (else made here, and copied to the device for each call)."""
+    weights = weights if weights is not None else blend_weights(windows, frames)
     out = torch.zeros((frames,) + tuple(outputs[0].shape[1:]), dtype=outputs[0].dtype, device=outputs[0].device)
     for (s, e), w, o in zip(windows, weights, outputs):
         out[s:e] += w.to(o.device, o.dtype).view(-1, *([1] * (o.ndim - 1))) * o

@@ -107,3 +107,41 @@ def test_non_finite_latents_fail_with_one_line(make_engine):
     e.refine_latents = lambda *a, **k: (torch.full((2, 4, 8, 8), float("nan")), [])
     with pytest.raises(EvsError, match="not finite"):
         e.refine(_frames(2), PROMPT)
+
+
+def test_each_call_gets_its_timestep_and_blend_weights_as_device_tensors_made_before_the_first_call(
+        make_engine, monkeypatch):
+    """No host-to-device copy inside a refinement: diffusers turns a Python timestep into a device tensor
+    with a blocking copy on every call, and the window blend copied its weights once per window."""
+    from evs_cli.engine import denoisers
+
+    e = make_engine("vc2", tI=4, tT2V=2, **{"runtime.t2v_window": 4, "runtime.t2v_overlap": 1})
+    made, seen, blended = [], [], []
+    for cls in (denoisers.T2IDenoiser, denoisers.T2VDenoiser):
+        def spy_prepare(self, device, frames=None, _prepare=cls.prepare):
+            _prepare(self, device, frames)
+            made.extend(self.on_device.values())
+            made.extend(w for ws in getattr(self, "weights", {}).values() for w in ws)
+
+        monkeypatch.setattr(cls, "prepare", spy_prepare)
+    for unet in (e.models.unet, e.models.motion_unet):
+        def forward(x, t, *a, _inner=unet.forward, **k):
+            seen.append((t, len(made)))
+            return _inner(x, t, *a, **k)
+        monkeypatch.setattr(unet, "forward", forward)
+    blend = denoisers.blend
+
+    def spy_blend(outputs, windows, frames, weights=None):
+        blended.append((weights, len(made)))
+        return blend(outputs, windows, frames, weights)
+
+    monkeypatch.setattr(denoisers, "blend", spy_blend)
+    x0 = torch.randn(7, 4, 8, 8, generator=torch.Generator().manual_seed(0))  # 7 frames: windows of 4
+    e.refine_latents(x0, PROMPT, seed=1)
+    assert seen and blended
+    total = len(made)
+    for t, made_by_then in seen:
+        assert isinstance(t, torch.Tensor) and t.dtype == torch.int64 and tuple(t.shape) == (1,)
+        assert any(t is m for m in made) and made_by_then == total  # the prepared one, made before any call
+    for weights, made_by_then in blended:
+        assert weights is not None and all(any(w is m for m in made) for w in weights) and made_by_then == total
