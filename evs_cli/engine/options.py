@@ -20,3 +20,6 @@ class ModelOptions:
 DTYPE_NAMES = ("auto", "bf16", "fp16", "fp32")
 DTYPE_ALIASES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "bf16": "bf16",
                  "bfloat16": "bf16"}
+
+# runtime.attention: the scaled-dot-product-attention kernel tried first (speed.attention_kernel)
+ATTENTION = ("auto", "flash", "cudnn", "efficient", "math")

@@ -18,6 +18,7 @@ from ..errors import ConfigError, EvsError, first_line
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
 from .schedule import NoiseFn, StageReport, fill_seconds, run_schedule, seeded_noise
+from .speed import attention_kernel
 from .stages import Stage, build_stages, count_calls
 from .timing import Clock
 
@@ -147,7 +148,8 @@ class Engine:
         models = self.denoisers(prompt)
         for d in models.values():  # timesteps and blend weights on the device before the first call
             d.prepare(x0.device, x0.shape[0])
-        return run_schedule(x0, self.stages, models, noise, on_stage, clock)
+        with attention_kernel(self.preset.attention):
+            return run_schedule(x0, self.stages, models, noise, on_stage, clock)
 
     def refine(self, frames: torch.Tensor, prompt: str, seed: int = 0, on_stage=None,
                size: tuple[int, int] | None = None, out_size: tuple[int, int] | None = None):

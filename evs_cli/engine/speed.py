@@ -11,6 +11,23 @@ from __future__ import annotations
 
 import torch
 
+
+def attention_kernel(name: str):
+    """A context in which every scaled_dot_product_attention (diffusers' processors, SFI's) tries the named
+    kernel first and falls back to the others where it cannot run (a head size, a CPU); auto: PyTorch's
+    own order, unchanged."""
+    from contextlib import nullcontext
+
+    if name == "auto":
+        return nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    order = [SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    first = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
+             "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}[name]
+    return sdpa_kernel([first] + [b for b in order if b != first], set_priority=True)
+
+
 # diffusers classes that make up nearly all of the UNets' and VAE's compute.
 COMPILED_BLOCKS = ("ResnetBlock2D", "Transformer2DModel", "AnimateDiffTransformer3D")
 

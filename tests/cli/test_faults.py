@@ -126,6 +126,9 @@ def test_kill_9_of_a_pool_run_leaves_no_worker_and_the_rerun_finishes_everything
      "{d}/p.yaml: the preset is not UTF-8 text (byte 0xe9 at offset 8)"),
     (lambda d: None, ["--set", "tI=20.5"], "tI must be an integer in 1..50, got 20.5"),
     (lambda d: None, ["--set", "schedule.stages=5"], "schedule.stages must be a list of stages, got 5"),
+    (lambda d: None, ["--set", "runtime.attention=fast"],
+     "runtime.attention must be one of auto, flash, cudnn, efficient, math, got 'fast'"),
+    (lambda d: None, ["--timeout", "soon"], "--timeout must be seconds (0: none) or auto, got 'soon'"),
 ])
 def test_unreadable_or_mistyped_settings_are_one_line_before_any_model(tmp_path, make, args, message):
     """Classes, not cases: every user file is read through one function that names it, every schedule value

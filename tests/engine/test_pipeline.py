@@ -145,3 +145,27 @@ def test_each_call_gets_its_timestep_and_blend_weights_as_device_tensors_made_be
         assert any(t is m for m in made) and made_by_then == total  # the prepared one, made before any call
     for weights, made_by_then in blended:
         assert weights is not None and all(any(w is m for m in made) for w in weights) and made_by_then == total
+
+
+@pytest.mark.parametrize("kernel", ["flash", "cudnn", "efficient", "math"])
+def test_each_attention_kernel_is_tried_first_and_gives_the_same_result(make_engine, monkeypatch, kernel):
+    """runtime.attention: the named kernel first in PyTorch's priority order during every model call (the
+    kernels a CPU lacks fall back to the next), and the refinement as with auto within fp32 rounding."""
+    x0 = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    before = torch._C._get_sdp_priority_order()
+    auto, _ = make_engine("vc2", tI=4, tT2V=2).refine_latents(x0, PROMPT, seed=1)
+    e = make_engine("vc2", tI=4, tT2V=2, **{"runtime.attention": kernel})
+    first = []
+    for unet in (e.models.unet, e.models.motion_unet):
+        def forward(*a, _inner=unet.forward, **k):
+            first.append(torch._C._get_sdp_priority_order()[0])
+            return _inner(*a, **k)
+        monkeypatch.setattr(unet, "forward", forward)
+    out, _ = e.refine_latents(x0, PROMPT, seed=1)
+    from torch.nn.attention import SDPBackend
+
+    wanted = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
+              "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}[kernel]
+    assert first and set(first) == {int(wanted)}
+    torch.testing.assert_close(out, auto, rtol=1e-4, atol=1e-4)
+    assert torch._C._get_sdp_priority_order() == before  # PyTorch's own order again after the refinement
