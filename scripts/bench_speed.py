@@ -121,9 +121,10 @@ def time_runs(fn, device, repeats: int, warmup: int = 1):
     return statistics.median(times), result, peak_gib(device)
 
 
-def bench_config(name, models, adapter, a, peak_flops, results):
+def bench_config(name, models, adapter, a, peak_flops, results, attention="auto"):
     preset_name, frames, height, width = CONFIGS[name]
-    preset = load_preset(preset_name).with_overrides([parse_override(s) for s in a.sets])
+    sets = [*a.sets, f"runtime.attention={attention}"]
+    preset = load_preset(preset_name).with_overrides([parse_override(s) for s in sets])
     engine = Engine(models, preset)
     video = torch.randint(0, 256, (frames, height, width, 3), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))
@@ -132,11 +133,12 @@ def bench_config(name, models, adapter, a, peak_flops, results):
     seconds, (_, report), peak = time_runs(run, a.device, a.repeats, a.warmup)
     sec = report.seconds
     stages = ", ".join(f"{s.model} {s.calls} calls {s.seconds:.2f} s" for s in report.stages)
-    row = {"config": name, "mode": "evs compiled" if a.compile else "evs eager", "frames": frames,
+    row = {"config": name, "mode": "evs compiled" if a.compile else "evs eager", "attention": attention,
+           "frames": frames,
            "size": f"{width}x{height}", "seconds": round(seconds, 3), "encode": round(sec["encode"], 3),
            "stages": [round(s.seconds, 3) for s in report.stages], "decode": round(sec["decode"], 3),
            "calls": report.calls, "flops": flops, "peak_gib": peak and round(peak, 2)}
-    line = (f"{name} ({row['mode']}): {seconds:.2f} s/video ({frames / seconds:.1f} frames/s): encode "
+    line = (f"{name} ({row['mode']}, attention {attention}): {seconds:.2f} s/video ({frames / seconds:.1f} frames/s): encode "
             f"{sec['encode']:.2f} s, {stages}, decode {sec['decode']:.2f} s")
     if flops:
         row["tflops"] = round(flops / seconds / 1e12, 1)
@@ -328,6 +330,8 @@ def main() -> None:
     ap.add_argument("--folder", type=int, default=0, help="also refine N short videos end to end")
     ap.add_argument("--folder-config", default="vc2", help="their size: half this config's (the preset resizes x2)")
     ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--attention", default="auto", help="comma-separated runtime.attention kernels to time each "
+                    "config with (auto, flash, cudnn, efficient, math)")
     ap.add_argument("--sync-check", action="store_true", help="also refine once under set_sync_debug_mode('error')")
     a = ap.parse_args()
     a.dtype = resolve_dtype(a.dtype, a.device)
@@ -346,10 +350,10 @@ def main() -> None:
     compiled = speed_up(models, compile=a.compile)
     say(f"models built in {time.perf_counter() - t:.1f} s on {a.device} ({a.dtype}, channels_last "
         f"{'on' if cuda else 'off'}, {compiled} blocks compiled)")
-    for name in names:
+    for name, attention in [(n, k) for n in names for k in a.attention.split(",")]:
         t = time.perf_counter()
         try:
-            bench_config(name, models, adapter, a, peak_flops, results)
+            bench_config(name, models, adapter, a, peak_flops, results, attention)
         except torch.cuda.OutOfMemoryError as e:
             say(f"{name}: out of GPU memory ({str(e).splitlines()[0]})")
             torch.cuda.empty_cache()
