@@ -332,6 +332,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--attention", default="auto", help="comma-separated runtime.attention kernels to time each "
                     "config with (auto, flash, cudnn, efficient, math)")
+    ap.add_argument("--vae-layout", default="auto", help="comma-separated VAE memory formats to time each config "
+                    "with (channels_last, contiguous)")
     ap.add_argument("--sync-check", action="store_true", help="also refine once under set_sync_debug_mode('error')")
     a = ap.parse_args()
     a.dtype = resolve_dtype(a.dtype, a.device)
@@ -350,10 +352,15 @@ def main() -> None:
     compiled = speed_up(models, compile=a.compile)
     say(f"models built in {time.perf_counter() - t:.1f} s on {a.device} ({a.dtype}, channels_last "
         f"{'on' if cuda else 'off'}, {compiled} blocks compiled)")
-    for name, attention in [(n, k) for n in names for k in a.attention.split(",")]:
+    runs = [(n, k, v) for n in names for k in a.attention.split(",") for v in a.vae_layout.split(",")]
+    for name, attention, layout in runs:
         t = time.perf_counter()
+        if a.vae_layout != "auto":  # the VAE's memory format for this run (runtime.vae_layout)
+            models.vae.to(memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+            say(f"VAE layout: {layout}")
         try:
             bench_config(name, models, adapter, a, peak_flops, results, attention)
+            results[-1]["vae_layout"] = layout
         except torch.cuda.OutOfMemoryError as e:
             say(f"{name}: out of GPU memory ({str(e).splitlines()[0]})")
             torch.cuda.empty_cache()

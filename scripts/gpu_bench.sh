@@ -17,8 +17,9 @@ step() {  # name, seconds, args...
   echo "== $name (limit ${limit}s)"
   timeout "$limit" python3 scripts/bench_speed.py --json "$out/$name.json" "$@" 2>&1 | tee "$out/$name.log"
 }
-step eager "${EAGER_S:-150}" --configs vc2,ad2 --stock --repeats 2 --sync-check
+step eager "${EAGER_S:-140}" --configs vc2,ad2 --stock --repeats 2 --sync-check
 step attention "${ATTENTION_S:-80}" --configs vc2 --attention flash,cudnn,efficient,math --no-flops --repeats 1
-step folder "${FOLDER_S:-70}" --configs vc2 --no-flops --repeats 1 --folder 6
-step long "${LONG_S:-70}" --configs vc2-128 --no-flops --repeats 1
-step compiled "${COMPILE_S:-110}" --configs vc2 --compile --no-flops --repeats 2
+step vae "${VAE_S:-50}" --configs vc2 --vae-layout channels_last,contiguous --no-flops --repeats 1
+step folder "${FOLDER_S:-60}" --configs vc2 --no-flops --repeats 1 --folder 6
+step long "${LONG_S:-50}" --configs vc2-128 --no-flops --repeats 1
+step compiled "${COMPILE_S:-100}" --configs vc2 --compile --no-flops --repeats 2

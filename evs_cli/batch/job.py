@@ -39,7 +39,7 @@ class VideoRefiner:
         self.cuda = torch.device(device).type == "cuda"
         self.dtype_name = resolve_dtype(p.dtype, device)
         models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer)
-        speed_up(models, compile=p.compile)
+        speed_up(models, compile=p.compile, vae_layout=p.vae_layout)
         self.engine = Engine(models, p)
         self.settings, self.legacy = fingerprint(options), fingerprint(options, legacy=True)
 

@@ -21,5 +21,8 @@ DTYPE_NAMES = ("auto", "bf16", "fp16", "fp32")
 DTYPE_ALIASES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "bf16": "bf16",
                  "bfloat16": "bf16"}
 
+# runtime.vae_layout: the VAE's memory format (speed.speed_up)
+VAE_LAYOUTS = ("auto", "channels_last", "contiguous")
+
 # runtime.attention: the scaled-dot-product-attention kernel tried first (speed.attention_kernel)
 ATTENTION = ("auto", "flash", "cudnn", "efficient", "math")

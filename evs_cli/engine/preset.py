@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, first_line, read_text
-from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, ModelOptions
+from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
 DEFAULTS: dict[str, Any] = {
@@ -35,7 +35,8 @@ DEFAULTS: dict[str, Any] = {
             "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
             "steps": 8, "guidance": 1.0, "negative_prompt": ""},
     "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": "auto", "resize": 2.0,
-                "dtype": "auto", "compile": False, "video_timeout": "auto", "attention": "auto"},
+                "dtype": "auto", "compile": False, "video_timeout": "auto", "attention": "auto",
+                "vae_layout": "auto"},
 }
 SCHEDULE_KEYS = set(DEFAULTS["schedule"])
 FREE_FORM = {"t2i.scheduler_config", "t2v.scheduler_config", "schedule.stages", "schedule.layers",
@@ -113,6 +114,7 @@ class Preset:
     compile = property(lambda self: self.data["runtime"]["compile"])
     video_timeout = property(lambda self: self.data["runtime"]["video_timeout"])
     attention = property(lambda self: self.data["runtime"]["attention"])
+    vae_layout = property(lambda self: self.data["runtime"]["vae_layout"])
 
     def schedule_params(self) -> ScheduleParams:
         s = self.data["schedule"]
@@ -156,6 +158,8 @@ class Preset:
             raise ConfigError(f"runtime.t2v_overlap must be in 0..{rt['t2v_window'] - 1}, got {rt['t2v_overlap']!r}")
         if not isinstance(rt["resize"], (int, float)) or not 0 < rt["resize"] <= 8:
             raise ConfigError(f"runtime.resize must be in (0, 8], got {rt['resize']!r}")
+        if rt["vae_layout"] not in VAE_LAYOUTS:
+            raise ConfigError(f"runtime.vae_layout must be one of {', '.join(VAE_LAYOUTS)}, got {rt['vae_layout']!r}")
         if rt["attention"] not in ATTENTION:
             raise ConfigError(f"runtime.attention must be one of {', '.join(ATTENTION)}, got {rt['attention']!r}")
         vt = rt["video_timeout"]

@@ -32,11 +32,18 @@ def attention_kernel(name: str):
 COMPILED_BLOCKS = ("ResnetBlock2D", "Transformer2DModel", "AnimateDiffTransformer3D")
 
 
-def speed_up(models, compile: bool = False) -> int:
-    """channels_last on CUDA; with `compile`, torch.compile each repeated block. Returns blocks compiled."""
-    if models.device.type == "cuda":
-        for m in (models.unet, models.motion_unet, models.vae):
+def speed_up(models, compile: bool = False, vae_layout: str = "auto") -> int:
+    """channels_last on CUDA; with `compile`, torch.compile each repeated block. Returns blocks compiled.
+
+    `vae_layout` (runtime.vae_layout): auto follows the UNets (channels_last on CUDA); contiguous keeps the
+    VAE as loaded (eager GroupNorm on CUDA turns a channels-last input back, at two copies per norm);
+    channels_last sets it on any device."""
+    cuda = models.device.type == "cuda"
+    if cuda:
+        for m in (models.unet, models.motion_unet):
             m.to(memory_format=torch.channels_last)
+    if vae_layout == "channels_last" or (vae_layout == "auto" and cuda):
+        models.vae.to(memory_format=torch.channels_last)
     if not compile:
         return 0
     cfg = torch._dynamo.config

@@ -169,3 +169,18 @@ def test_each_attention_kernel_is_tried_first_and_gives_the_same_result(make_eng
     assert first and set(first) == {int(wanted)}
     torch.testing.assert_close(out, auto, rtol=1e-4, atol=1e-4)
     assert torch._C._get_sdp_priority_order() == before  # PyTorch's own order again after the refinement
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous", "auto"])
+def test_each_vae_layout_gives_the_same_frames(tiny_models, layout):
+    """runtime.vae_layout changes the VAE's memory format (auto, on a CPU: as loaded), never its result."""
+    models = copy.deepcopy(tiny_models)
+    speed_up(models, vae_layout=layout)
+    conv = models.vae.encoder.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) == (layout == "channels_last")
+    preset = _preset("t2i", tI=1)
+    frames = _frames(2, 64, 64)
+    e, reference = Engine(models, preset), Engine(tiny_models, preset)
+    latents = e.encode(frames)
+    torch.testing.assert_close(latents, reference.encode(frames), rtol=1e-4, atol=1e-4)
+    assert (e.decode(latents).int() - reference.decode(latents).int()).abs().max() <= 1  # uint8 rounding
