@@ -40,8 +40,3 @@ def video_limit(setting, frames: int | None, working: tuple[int, int], device: s
     megapixel_frames = (frames or 1) * working[0] * working[1] / 1e6
     per = 5.0 if device.startswith("cuda") else 500.0
     return 300.0 + per * megapixel_frames
-
-
-def check(deadline: float | None, now: float, path, limit: float | None) -> None:
-    if deadline is not None and now > deadline:
-        raise TimedOut(f"{path}: took longer than its time limit of {limit:.0f} s (--timeout); stopped")
