@@ -46,7 +46,8 @@ class VideoRefiner:
     def prepare(self, job: Job, worker: str = "0") -> VideoWork:
         o = self.options
         work = VideoWork(job, worker, self.device, self.dtype_name, o.seeds.for_video(job.rel))
-        if not self._still_to_do(work):
+        prompt = prompt_for(job, o.prompts)  # None: no prompt, which fails below, after the decoder has its say
+        if not self._still_to_do(work, prompt):
             return work
         with self._failures(work):
             claim = Claim(job.output, o.limits.lease)
@@ -54,7 +55,7 @@ class VideoRefiner:
                 work.hold()
                 return self._closed(work)
             work.claim = claim
-        if not work.open or not self._still_to_do(work):  # finished by another run meanwhile?
+        if not work.open or not self._still_to_do(work, prompt):  # finished by another run meanwhile?
             return work
         with self._failures(work):
             mine = this_process().token
@@ -150,10 +151,9 @@ class VideoRefiner:
         work.video = work.out = None
         work.seconds["total"] = round(time.perf_counter() - work.started, 4)
 
-    def _still_to_do(self, work: VideoWork) -> bool:
+    def _still_to_do(self, work: VideoWork, prompt: str | None) -> bool:
         """Judge an existing output as the plan did (another run may have finished it since)."""
-        o = self.options
-        decision = decide(work.job, o.output, self.settings, prompt_for(work.job, o.prompts), self.legacy)
+        decision = decide(work.job, self.options.output, self.settings, prompt, self.legacy)
         if decision.action is Action.SKIP:
             work.skip(decision.reason)
         elif decision.action is Action.FAIL:

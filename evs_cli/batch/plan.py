@@ -80,6 +80,7 @@ class Plan:
     stages: list  # engine.stages.Stage
     grids: dict  # model -> engine.diffusion.Grid
     settings: str  # fingerprint of what decides the outputs' pixels (settings.py)
+    legacy: str  # the same settings as evs 0.1 fingerprinted them (its outputs are still judged by it)
     jobs: list[Job]
     decisions: list[Decision]
     notes: list[str] = field(default_factory=list)  # what the user should know (an input named twice)
@@ -95,8 +96,7 @@ class Plan:
 
     def judge(self, job: Job) -> Decision:
         """The decision for one video, judged again now (--wait: after another run let it go)."""
-        return decide(job, self.options.output, self.settings, prompt_for(job, self.options.prompts),
-                      fingerprint(self.options, legacy=True))
+        return decide(job, self.options.output, self.settings, prompt_for(job, self.options.prompts), self.legacy)
 
 
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
@@ -122,7 +122,7 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     settings = fingerprint(options)
     legacy = fingerprint(options, legacy=True)
     decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
-    return Plan(request, options, stages, grids, settings, jobs, decisions, notes)
+    return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes)
 
 
 def named(inputs) -> str:
