@@ -46,20 +46,32 @@ def test_half_precision_agrees_with_fp32(tiny_paths, tiny_models, dtype, tol):
     assert err < tol, err
 
 
-def test_compiled_blocks_give_the_eager_result(tiny_models):
-    """Regional torch.compile (inductor, on the CPU here) computes what eager mode computes. Kept small for
-    CI: one T2I call on latents (the VAE's blocks are the same ResnetBlock2D code, compiled the same way)."""
+def test_compiled_blocks_give_the_eager_result(tiny_models, monkeypatch):
+    """--compile routes every block through torch.compile and computes what eager mode computes. Dynamo's
+    "eager" backend here keeps CI fast: what is checked is that each block's calls are captured as graphs
+    (module.compile() on torch 2.13 silently captured none) and that capture changes no result; inductor's
+    own code generation is checked on the VAE in test_compile_cache.py."""
+    import functools
+
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
     preset = _preset("t2i", tI=1)
     x0 = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(2))
     eager, _ = Engine(tiny_models, preset).refine_latents(x0, PROMPT, seed=1)
     compiled_models = copy.deepcopy(tiny_models)
     n = speed_up(compiled_models, compile=True)
-    blocks = {id(m) for root in (compiled_models.unet, compiled_models.motion_unet, compiled_models.vae)
-              for m in root.modules() if type(m).__name__ in ("ResnetBlock2D", "Transformer2DModel")}
-    assert n >= len(blocks) > 0  # every shared block once, however many UNets hold it
+    blocks = {id(m) for root in (compiled_models.unet, compiled_models.motion_unet)
+              for m in root.modules() if type(m).__name__ in ("ResnetBlock2D", "Transformer2DModel",
+                                                                "AnimateDiffTransformer3D")}
+    assert n == len(blocks) + 2 > 2  # every shared block once, however many UNets hold it; the VAE's two halves
+    for mod in (compiled_models.vae.encoder, compiled_models.vae.decoder, compiled_models.unet.mid_block.resnets[0]):
+        assert hasattr(mod.forward, "_torchdynamo_orig_callable")
+    torch._dynamo.reset()
+    counters.clear()
     out, _ = Engine(compiled_models, preset).refine_latents(x0, PROMPT, seed=1)
-    torch.testing.assert_close(out, eager, rtol=1e-4, atol=1e-4)
-    assert out is not eager and compiled_models.unet.up_blocks[1].attentions[0]._compiled_call_impl is not None
+    torch.testing.assert_close(out, eager, rtol=1e-5, atol=1e-5)
+    assert counters["stats"]["unique_graphs"] >= 5, dict(counters["stats"])  # resnets and attentions at 2 widths
 
 
 def test_noise_drawn_ahead_equals_noise_drawn_on_demand():
