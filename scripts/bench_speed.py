@@ -35,6 +35,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 
+from evs_cli.engine.compile_cache import use_compile_cache  # noqa: E402
 from evs_cli.engine.models import (  # noqa: E402
     SD15_CONFIG,
     ModelSet,
@@ -51,7 +52,8 @@ from evs_cli.toy.tiny import build_adapter, build_t2i, save_tokenizer  # noqa: E
 PROMPT = "a corgi running on the beach"
 # name: (preset, frames, height, width)
 CONFIGS = {"vc2": ("vc2", 16, 640, 1024), "ad2": ("ad2", 16, 1024, 1024), "vc2-128": ("vc2", 128, 640, 1024),
-           "tiny": ("vc2", 4, 64, 64)}
+           "vc2-fast": ("vc2-fast", 16, 640, 1024), "ad2-fast": ("ad2-fast", 16, 1024, 1024),
+           "tiny": ("vc2", 4, 64, 64), "tiny-wide": ("vc2", 4, 64, 128)}
 H100_BF16_DENSE = 989e12  # datasheet, SXM; the run also measures a large bf16 matmul as a second ceiling
 
 
@@ -107,9 +109,15 @@ def count_flops(fn) -> int:
 
 
 def time_runs(fn, device, repeats: int, warmup: int = 1):
-    """`warmup` untimed runs, then `repeats` timed runs: (median seconds, last result, peak GiB over them)."""
+    """`warmup` runs, then `repeats` timed runs: (median seconds, last result, peak GiB over them, seconds of
+    the first warm-up run: with --compile, what compiling costs this process)."""
+    first = None
     for _ in range(warmup):
+        sync(device)
+        t = time.perf_counter()
         fn()
+        sync(device)
+        first = time.perf_counter() - t if first is None else first
     times, result = [], None
     reset_peak(device)
     for _ in range(repeats):
@@ -118,7 +126,7 @@ def time_runs(fn, device, repeats: int, warmup: int = 1):
         result = fn()
         sync(device)
         times.append(time.perf_counter() - t)
-    return statistics.median(times), result, peak_gib(device)
+    return statistics.median(times), result, peak_gib(device), first
 
 
 def bench_config(name, models, adapter, a, peak_flops, results, attention="auto"):
@@ -130,14 +138,20 @@ def bench_config(name, models, adapter, a, peak_flops, results, attention="auto"
                           generator=torch.Generator().manual_seed(0))
     run = lambda: engine.refine(video, PROMPT, seed=0)  # noqa: E731
     flops = count_flops(run) if a.flops else 0
-    seconds, (_, report), peak = time_runs(run, a.device, a.repeats, a.warmup)
+    seconds, (_, report), peak, first = time_runs(run, a.device, a.repeats, a.warmup)
     sec = report.seconds
     stages = ", ".join(f"{s.model} {s.calls} calls {s.seconds:.2f} s" for s in report.stages)
     row = {"config": name, "mode": "evs compiled" if a.compile else "evs eager", "attention": attention,
            "frames": frames,
            "size": f"{width}x{height}", "seconds": round(seconds, 3), "encode": round(sec["encode"], 3),
            "stages": [round(s.seconds, 3) for s in report.stages], "decode": round(sec["decode"], 3),
-           "calls": report.calls, "flops": flops, "peak_gib": peak and round(peak, 2)}
+           "calls": report.calls, "flops": flops, "peak_gib": peak and round(peak, 2),
+           "first_run_s": first and round(first, 3)}
+    if a.compile:
+        from torch._dynamo.utils import counters
+
+        row.update(fx_cache_hits=counters["inductor"]["fxgraph_cache_hit"],
+                   fx_cache_misses=counters["inductor"]["fxgraph_cache_miss"])
     line = (f"{name} ({row['mode']}, attention {attention}): {seconds:.2f} s/video ({frames / seconds:.1f} frames/s): encode "
             f"{sec['encode']:.2f} s, {stages}, decode {sec['decode']:.2f} s")
     if flops:
@@ -146,6 +160,9 @@ def bench_config(name, models, adapter, a, peak_flops, results, attention="auto"
         line += f"; {flops / 1e15:.2f} PFLOP, {row['tflops']} TFLOP/s = {row['pct_of_peak']}% of bf16 peak"
     if peak is not None:
         line += f"; peak GPU memory {peak:.2f} GiB"
+    if a.compile:
+        line += (f"; first run {first:.1f} s (inductor cache: {row['fx_cache_hits']} graphs loaded, "
+                 f"{row['fx_cache_misses']} compiled)")
     say(line)
     if a.sync_check and torch.device(a.device).type == "cuda":
         row["host_syncs_in_refinement"] = sync_check(engine, video)
@@ -212,7 +229,7 @@ def bench_stock(name, preset, models, adapter, video, a, evs_seconds, peak_flops
 
     try:
         flops = count_flops(run) if a.flops else 0
-        seconds, _, peak = time_runs(run, a.device, max(1, a.repeats - 1))
+        seconds, _, peak, _ = time_runs(run, a.device, max(1, a.repeats - 1))
     finally:
         m.vae.disable_slicing()
         del motion
@@ -325,6 +342,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="timed runs after the warm-up runs")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first (0: time the first run too)")
     ap.add_argument("--compile", action="store_true", help="regional torch.compile (evs --compile)")
+    ap.add_argument("--compile-cache", type=Path, help="keep compiled graphs here (evs --compile-cache); "
+                    "default: inductor's own (under /tmp)")
     ap.add_argument("--no-flops", dest="flops", action="store_false", help="skip the FLOP-counting run")
     ap.add_argument("--stock", action="store_true", help="also time stock diffusers pipelines")
     ap.add_argument("--folder", type=int, default=0, help="also refine N short videos end to end")
@@ -348,7 +367,9 @@ def main() -> None:
         results.append({"device": torch.cuda.get_device_name(a.device), "matmul_tflops": round(measured / 1e12)})
     t = time.perf_counter()
     names = [c for c in a.configs.split(",") if c]
-    models, adapter = build_models(a.device, dtype, tiny=(names or [a.folder_config]) == ["tiny"])
+    models, adapter = build_models(a.device, dtype, tiny=all(n.startswith("tiny") for n in names or [a.folder_config]))
+    if a.compile and a.compile_cache:
+        say(f"compile cache: {use_compile_cache(a.compile_cache, a.device)}")
     compiled = speed_up(models, compile=a.compile)
     say(f"models built in {time.perf_counter() - t:.1f} s on {a.device} ({a.dtype}, channels_last "
         f"{'on' if cuda else 'off'}, {compiled} blocks compiled)")

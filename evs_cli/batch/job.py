@@ -30,6 +30,7 @@ from .work import Refined, Source, State, VideoWork
 
 class VideoRefiner:
     def __init__(self, options: RunOptions, device: str):
+        from ..engine.compile_cache import use_compile_cache
         from ..engine.models import load_models, parse_dtype, resolve_dtype
         from ..engine.pipeline import Engine
         from ..engine.speed import speed_up
@@ -39,6 +40,8 @@ class VideoRefiner:
         self.cuda = torch.device(device).type == "cuda"
         self.dtype_name = resolve_dtype(p.dtype, device)
         models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer)
+        if p.compile:
+            use_compile_cache(options.compile_cache, device)
         speed_up(models, compile=p.compile, vae_layout=p.vae_layout)
         self.engine = Engine(models, p)
         self.settings, self.legacy = fingerprint(options), fingerprint(options, legacy=True)

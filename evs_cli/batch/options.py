@@ -83,6 +83,7 @@ class RunOptions:
     prompts: Prompts = Prompts()
     seeds: Seeds = Seeds()
     pipelined: bool = True  # read the next video and write the last one while the device refines (stream.py)
+    compile_cache: Path | None = None  # with runtime.compile: where compiled graphs last (engine.compile_cache)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import typer
 
 from ..batch.claims import DEFAULT_LEASE
 from ..batch.options import Format, Resume
+from ..engine.compile_cache import unusable
 from ..errors import EvsError
 from .app import app, fail, resolve_preset
 
@@ -52,8 +53,12 @@ Dtype = Annotated[Optional[str], Opt("--dtype", metavar="DTYPE", help=(
     "auto, bf16, fp16 or fp32. Default (preset runtime.dtype: auto): bf16 on GPUs with native bf16, fp16 on "
     "older GPUs, fp32 on the CPU."))]
 Compile = Annotated[bool, Opt("--compile", metavar="", help=(
-    "torch.compile the UNets' and VAE's repeated blocks (preset runtime.compile). Costs about a minute per "
-    "worker at start-up and a little more for each new video size; pays off over a folder."))]
+    "torch.compile the UNets' repeated blocks and the VAE's encoder and decoder (preset runtime.compile). The "
+    "first run on a machine pays the compilation, minutes for each new video size; later runs, in any process, "
+    "load it from --compile-cache in a fraction of that. Pays off over a folder."))]
+CompileCache = Annotated[Optional[Path], Opt("--compile-cache", metavar="DIR", help=(
+    "Where --compile keeps compiled graphs, one subfolder per torch build, Python and GPU model. Default: "
+    "$TORCHINDUCTOR_CACHE_DIR if set, else ~/.cache/evs/compile (under $XDG_CACHE_HOME if set)."))]
 Resize = Annotated[Optional[float], Opt("--resize", metavar="FACTOR", help=(
     "Working scale: frames are refined at input size x this, each side resampled to the nearest multiple of 64 "
     "(the UNets need it; the aspect ratio may change slightly inside, never in the output). Default: the "
@@ -128,7 +133,8 @@ EXAMPLES = ("Examples:\n\n"
 def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: Preset = "vc2", out: Out = None,
            prompt: PromptText = None, prompts: PromptsFile = None, sets: Sets = [], t2i: T2I = None,  # noqa: B006
            t2v: T2V = None, tokenizer: Tokenizer = None, seed: Seed = 0, dtype: Dtype = None,
-           compile_blocks: Compile = False, resize: Resize = None, scale: Scale = None, size: Size = None,
+           compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
+           scale: Scale = None, size: Size = None,
            fmt: Fmt = Format.MP4, crf: Crf = 17, overwrite: Overwrite = False, resume: ResumeOpt = Resume.SAME,
            log: Log = None, devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None,
            ray_workers: RayWorkers = None, shard: Shard = None, dry_run: DryRun = False, quiet: Quiet = False,
@@ -160,9 +166,12 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
         found, listed = expand_inputs(inputs or [], from_list)
         if base is not None and not base.is_dir():
             raise EvsError(f"--base: {base} is not a folder")
+        if compile_cache is not None and (why := unusable(compile_cache)):
+            raise EvsError(f"--compile-cache {compile_cache}: {why}")
     except EvsError as e:
         fail(str(e))
-    options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON))
+    options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON),
+                         compile_cache=compile_cache)
     where = Execution(tuple(d.strip() for d in (devices or "").split(",") if d.strip()), ray, ray_address, ray_workers)
     request = Request(tuple(found), options, out, k_of_n, where, log_of_shard(log, k_of_n), quiet, tuple(listed),
                       base)

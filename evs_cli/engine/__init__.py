@@ -5,7 +5,8 @@ Algorithm 1 (`schedule`), Selective Feature Injection (`sfi`), the models as den
 chunks and temporal windows (`denoisers`, `windows`), model sources and their checks (`sources`),
 loading and the shipped SD1.5 configs (`models`, `configs/`), presets (`preset`), layer names
 (`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
-speed-ups (`speed`) and the `Engine` that ties them together (`pipeline`).
+speed-ups (`speed`), where compiled graphs last (`compile_cache`) and the `Engine` that ties them
+together (`pipeline`).
 
 Layer rule: imports only `evs_cli.errors` and its own modules. Nothing here knows about files of
 videos, folders, processes or the command line.
