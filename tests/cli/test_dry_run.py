@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from evs_cli.engine.preset import list_presets, load_preset
 from evs_cli.engine.stages import build_stages
@@ -21,6 +22,30 @@ def test_dry_run_prints_stages_and_loads_no_model(tmp_path, preset):
     assert [m for _, m in rows] == [s.model for s in expected]
     assert f"refine\t{src}\t{tmp_path / 'out' / src.name}\tfile name\ta red circle" in r.stdout.splitlines()
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("preset,full", [("vc2-fast", "vc2"), ("ad2-fast", "ad2"), ("toy-fast", "toy")])
+def test_a_fast_preset_makes_the_calls_its_dry_run_shows(tmp_path, make_engine, tiny_models, preset, full):
+    """The fast presets' promise, counted at the UNets: the calls the dry run prints, about half the full one's."""
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+
+    def printed(name):
+        r = evs("refine", src, "--preset", name, "--dry-run", "--out", tmp_path / "out")
+        assert r.returncode == 0, r.stderr
+        t2i, t2v = re.search(r"model calls: t2i (\d+), t2v (\d+)", r.stdout).groups()
+        return {"t2i": int(t2i), "t2v": int(t2v)}
+
+    seen = {"t2i": 0, "t2v": 0}
+    count = lambda m: lambda *a: seen.__setitem__(m, seen[m] + 1)  # noqa: E731
+    hooks = [tiny_models.unet.register_forward_hook(count("t2i")),
+             tiny_models.motion_unet.register_forward_hook(count("t2v"))]
+    try:
+        make_engine(preset, **{"runtime.t2i_chunk": 64}).refine_latents(torch.randn(4, 4, 16, 16), "a cat", seed=0)
+    finally:
+        [h.remove() for h in hooks]
+    fast, slow = printed(preset), printed(full)
+    assert seen == fast
+    assert fast["t2v"] == slow["t2v"] and fast["t2i"] <= 0.6 * slow["t2i"], (fast, slow)
 
 
 def test_dry_run_says_what_happens_to_each_input(tmp_path):
@@ -86,3 +111,14 @@ def test_scale_and_size_are_checked_before_anything(tmp_path):
                           (["--size", "64"], "--size must be WxH in pixels")):
         r = evs("refine", src, *args, "--out", tmp_path / "out")
         assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1]
+
+
+def test_a_compile_cache_that_cannot_be_made_is_one_line_before_any_model_loads(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    (tmp_path / "file").write_text("not a folder")
+    r = evs("refine", src, "--compile", "--compile-cache", tmp_path / "file" / "cache", "--out", tmp_path / "out",
+            "--t2i", "/no/such/model")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"evs: error: --compile-cache {tmp_path / 'file' / 'cache'}: {tmp_path / 'file'} is not a folder"]
+    assert not (tmp_path / "out").exists()
