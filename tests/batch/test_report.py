@@ -55,3 +55,18 @@ def test_quiet_prints_only_errors_and_the_summary_names_what_was_left_undone(tmp
     loud.close()
     err = capsys.readouterr().err
     assert "not done: 1 video (interrupted; rerun the same command to finish them)" in err
+
+
+def test_the_failures_are_named_again_after_the_summary_table(capsys):
+    """They scrolled by during the run: after the table, one 'failed:' line each, in the order they failed."""
+    jobs = _jobs(3)
+    r = Reporter(jobs, None, quiet=False, n_stages=1)
+    r.record_plan(SimpleNamespace(closed=list, todo=jobs))
+    for i, status in enumerate(("failed", "ok", "failed")):
+        rec = {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": status, "seconds": {"total": 1}}
+        r(Finished("0", i, {**rec, "error": f"in/v{i}.mp4: not a video"} if status == "failed" else rec))
+    assert r.close() == {"ok": 1, "failed": 2}
+    err = capsys.readouterr().err.splitlines()
+    table_end = max(i for i, line in enumerate(err) if "ok" in line and "│" in line)
+    assert [line for line in err[table_end:] if line.startswith("failed:")] == [
+        "failed: in/v0.mp4: not a video", "failed: in/v2.mp4: not a video"]
