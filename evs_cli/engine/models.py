@@ -134,8 +134,9 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
 def load_motion_adapter(source: str, dtype: torch.dtype):
     """A diffusers MotionAdapter from a folder, a hub id (``repo`` or ``repo:file``) or a weights file.
 
-    A bare weights file (AnimateDiff-Lightning ships ``animatediff_lightning_8step_diffusers.safetensors``)
-    takes its config from a ``config.json`` beside it, else the SD1.5 AnimateDiff defaults.
+    A bare weights file, in diffusers' layout (AnimateDiff-Lightning's ``*_diffusers.safetensors``) or the
+    original AnimateDiff one (``mm_sd_v15_v2.ckpt``, ``v3_sd15_mm.ckpt``, Lightning's ``*_comfyui``), takes
+    its shape from its weights and what they cannot show from a ``config.json`` beside it (motion_files.py).
     """
     from diffusers import MotionAdapter
 
@@ -159,35 +160,12 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
     return _adapter_from_file(Path(source), dtype)
 
 
-def _read_weights(path: Path) -> dict:
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        return state.get("state_dict", state)
-    except Exception as e:  # noqa: BLE001
-        raise EvsError(f"{path}: not a readable weights file ({first_line(e)})") from e
-
-
 def _adapter_from_file(path: Path, dtype: torch.dtype):
-    from accelerate import init_empty_weights
-    from diffusers import MotionAdapter
+    from .motion_files import adapter_from_file
 
     cfg_file = path.parent / "config.json"
-    config = check_adapter_config(cfg_file) if cfg_file.is_file() else {}
-    config = {k: v for k, v in config.items() if not k.startswith("_")}
-    state = _read_weights(path)
-    with init_empty_weights():
-        adapter = MotionAdapter(**config)
-    try:
-        adapter.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as e:
-        raise EvsError(f"T2V motion adapter {path}: weights do not fit the adapter config "
-                       f"({'config.json beside it' if cfg_file.is_file() else 'SD1.5 AnimateDiff defaults'}): "
-                       f"{str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from e
-    return adapter.to(dtype)
+    given = check_adapter_config(cfg_file) if cfg_file.is_file() else {}
+    return adapter_from_file(path, {k: v for k, v in given.items() if not k.startswith("_")}, dtype)
 
 
 def build_motion_unet(unet, adapter):

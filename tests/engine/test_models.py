@@ -44,12 +44,22 @@ def test_adapter_errors_name_the_file(tmp_path, tiny_paths):
     bad.write_bytes(b"not weights")
     with pytest.raises(EvsError, match=r"bad\.safetensors: not a readable weights file"):
         load_motion_adapter(str(bad), torch.float32)
-    # weights that do not fit the (default SD1.5) adapter config
+    # alone, a file's shape comes from its weights, and what weights cannot show is AnimateDiff's for SD1.5
     lone = tmp_path / "lone"
     lone.mkdir()
     (lone / "m.safetensors").write_bytes(tiny_paths["adapter_file"].read_bytes())
-    with pytest.raises(EvsError, match=r"weights do not fit the adapter config \(SD1\.5 AnimateDiff defaults\)"):
-        load_motion_adapter(str(lone / "m.safetensors"), torch.float32)
+    alone = load_motion_adapter(str(lone / "m.safetensors"), torch.float32)
+    assert tuple(alone.config.block_out_channels) == (32, 64) and alone.config.motion_layers_per_block == 2
+    assert (alone.config.motion_num_attention_heads, alone.config.motion_norm_num_groups) == (8, 32)
+    # weights that do not fit the shape they show: an up block lost a tensor
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(lone / "m.safetensors"))
+    del state["up_blocks.0.motion_modules.0.proj_in.weight"]
+    save_file(state, str(lone / "cut.safetensors"))
+    with pytest.raises(EvsError, match=r"cut\.safetensors: weights do not fit the adapter \(the shape its weights "
+                                       r"show\): missing \['up_blocks\.0\.motion_modules\.0\.proj_in\.weight'\]"):
+        load_motion_adapter(str(lone / "cut.safetensors"), torch.float32)
 
 
 def test_single_file_t2i_without_tokenizer_says_what_is_missing(tmp_path):
