@@ -97,7 +97,8 @@ class Reporter:
     def loading(self, preset, workers: str) -> None:
         """One line before the models load (tens of seconds on a cold disk): what loads, from where, where to."""
         if not self.quiet:
-            self.err.print(f"evs: loading T2I {preset.t2i_model} and T2V {preset.t2v_model} on {workers}",
+            vae = f" with VAE {preset.vae_model}" if preset.vae_model else ""
+            self.err.print(f"evs: loading T2I {preset.t2i_model} and T2V {preset.t2v_model}{vae} on {workers}",
                            markup=False)
 
     def __call__(self, event) -> None:

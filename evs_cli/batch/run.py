@@ -36,7 +36,7 @@ def execute(plan: Plan) -> Outcome:
     devices = [] if ex.ray else list(ex.devices) or default_devices()
     check_devices(devices)
     check_writable(plan.jobs)
-    check_sources(preset.t2i_model, preset.t2v_model)  # local model paths: cheap, and before any load
+    check_sources(preset.t2i_model, preset.t2v_model, preset.vae_model)  # local model paths: cheap, and before any load
     wait = plan.options.limits.wait
     reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages), keep_held=wait)
     reporter.record_plan(plan)  # before any model loads

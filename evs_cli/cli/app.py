@@ -91,11 +91,12 @@ def fail(msg: str, code: int = EXIT_USAGE):
     raise typer.Exit(code)
 
 
-def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, resize, compile_blocks=False):
+def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, resize, compile_blocks=False,
+                   vae=None):
     from ..engine.preset import load_preset, parse_override
 
     overrides = [parse_override(s) for s in sets]
-    models = {k: v for k, v in (("t2i", t2i), ("t2v", t2v), ("tokenizer", tokenizer)) if v is not None}
+    models = {k: v for k, v in (("t2i", t2i), ("t2v", t2v), ("tokenizer", tokenizer), ("vae", vae)) if v is not None}
     runtime = {k: v for k, v in (("dtype", dtype), ("resize", resize), ("compile", compile_blocks or None)) if v is not None}
     if models:
         overrides.append({"models": models})

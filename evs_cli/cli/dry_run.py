@@ -60,7 +60,7 @@ def print_stages(plan: Plan) -> None:
     print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
           f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
           f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
-    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}")
+    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else ""))
 
 
 def _passes(guidance: float) -> str:

@@ -25,6 +25,7 @@ from .sources import (
     check_adapter_config,
     check_t2i_source,
     check_t2v_source,
+    check_vae_source,
     hub_error,
     resolve_source,
     source_kind,
@@ -202,9 +203,38 @@ def _share(mine, theirs, names) -> None:
             setattr(mine, n, getattr(theirs, n))
 
 
+def load_vae(source: str, dtype: torch.dtype):
+    """An AutoencoderKL from a diffusers folder (its own, or a model folder's vae/), a hub id, or a single
+    file in the original LDM layout (vae-ft-mse-840000-ema-pruned.safetensors), read with a config.json
+    beside it, else SD1.5's VAE config (every SD1.5 VAE shares it), offline."""
+    from diffusers import AutoencoderKL
+
+    source = resolve_source(source)
+    kind = check_vae_source(source)
+    try:
+        if kind == "file":
+            here = Path(source).parent
+            config = here if (here / "config.json").is_file() else SD15_CONFIG / "vae"
+            return AutoencoderKL.from_single_file(source, config=str(config), local_files_only=True,
+                                                  torch_dtype=dtype)
+        if kind == "folder":
+            sub = "vae" if (Path(source) / "vae" / "config.json").is_file() else None
+            return AutoencoderKL.from_pretrained(source, subfolder=sub, torch_dtype=dtype)
+        try:
+            return AutoencoderKL.from_pretrained(source, torch_dtype=dtype)  # a VAE repo (stabilityai/sd-vae-ft-mse)
+        except OSError:
+            return AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)  # a model repo's
+    except Exception as e:  # noqa: BLE001
+        if kind == "hub":
+            raise hub_error("VAE", source, e) from e
+        raise EvsError(f"VAE {source!r}: cannot load ({first_line(e)})") from e
+
+
 def load_models(t2i: str, t2v: str, device="cpu", dtype: torch.dtype = torch.float32,
-                tokenizer: str | None = None) -> ModelSet:
-    tok, text_encoder, vae, unet, sched = load_t2i(t2i, dtype, tokenizer)
+                tokenizer: str | None = None, vae: str | None = None) -> ModelSet:
+    """Both models, on one text encoder and one VAE (`vae`: an external one instead of the T2I model's)."""
+    tok, text_encoder, own_vae, unet, sched = load_t2i(t2i, dtype, tokenizer)
+    vae = load_vae(vae, dtype) if vae else own_vae
     adapter = load_motion_adapter(t2v, dtype)
     motion = build_motion_unet(unet, adapter)
     device = torch.device(device)

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
         "t2i": "emilianJR/epiCRealism",
         "t2v": "ByteDance/AnimateDiff-Lightning:animatediff_lightning_8step_diffusers.safetensors",
         "tokenizer": None,
+        "vae": None,  # an external VAE for both models (--vae); None: the T2I model's own
     },
     "schedule": {"composition": "evs", "tI": 20, "tT2V": 10, "tV": 3, "nV": 3, "mode": "sdedit",
                  "gamma": 0.8, "layers": ["up.1"], "resnet_layers": [], "stages": None},
@@ -103,6 +104,7 @@ class Preset:
     t2i_model = property(lambda self: self.data["models"]["t2i"])
     t2v_model = property(lambda self: self.data["models"]["t2v"])
     tokenizer = property(lambda self: self.data["models"]["tokenizer"])
+    vae_model = property(lambda self: self.data["models"]["vae"])
     t2i = property(lambda self: ModelOptions(**self.data["t2i"]))
     t2v = property(lambda self: ModelOptions(**self.data["t2v"]))
     t2i_chunk = property(lambda self: self.data["runtime"]["t2i_chunk"])
@@ -170,6 +172,10 @@ class Preset:
         for k in ("t2i", "t2v"):
             if not isinstance(self.data["models"][k], str) or not self.data["models"][k]:
                 raise ConfigError(f"models.{k} must be a model path or hub id")
+        for k in ("tokenizer", "vae"):
+            if self.data["models"][k] is not None and not (isinstance(self.data["models"][k], str)
+                                                           and self.data["models"][k]):
+                raise ConfigError(f"models.{k} must be a path or hub id, or left out")
         build_stages(self.schedule_params())
 
 

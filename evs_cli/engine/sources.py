@@ -83,6 +83,19 @@ def check_t2v_source(source: str) -> str:
     return kind
 
 
+def check_vae_source(source: str) -> str:
+    """An external VAE (--vae): a diffusers AutoencoderKL folder (or a model folder with vae/), a hub id, or a
+    single file such as vae-ft-mse-840000-ema-pruned.safetensors; returns its kind."""
+    kind = source_kind(source)
+    if kind == "missing":
+        raise EvsError(f"VAE {source!r} not found: no such file or folder, and not a hub id (owner/name)")
+    if kind == "file" and not source.endswith(CHECKPOINT_SUFFIXES):
+        raise EvsError(f"VAE {source!r}: a single-file VAE must end in {', '.join(CHECKPOINT_SUFFIXES)}")
+    if kind == "folder" and not any((Path(source) / sub / "config.json").is_file() for sub in ("", "vae")):
+        raise EvsError(f"VAE {source!r}: not a diffusers VAE folder (no config.json, nor vae/config.json)")
+    return kind
+
+
 def local_scheduler_config(t2i: str) -> dict:
     """The T2I model's scheduler config when it can be read without loading anything (a local diffusers
     folder), else SD1.5's: what the preset's scheduler settings are tried on before the models load."""
@@ -100,10 +113,12 @@ def local_scheduler_config(t2i: str) -> dict:
     return config
 
 
-def check_sources(t2i: str, t2v: str) -> None:
-    """Both models' local paths, checked before any model loads (hub ids are checked when loaded)."""
+def check_sources(t2i: str, t2v: str, vae: str | None = None) -> None:
+    """The models' local paths, checked before any model loads (hub ids are checked when loaded)."""
     check_t2i_source(resolve_source(t2i))
     check_t2v_source(resolve_source(t2v))
+    if vae:
+        check_vae_source(resolve_source(vae))
 
 
 def check_adapter_config(cfg_file: Path) -> dict:

@@ -146,3 +146,26 @@ def test_output_has_the_asked_size_and_the_input_aspect(tmp_path, tiny_paths, ar
         rec = recs[src.name]
         assert rec["input_size"] == list(size) and rec["working_size"] == work and rec["output_size"] == list(out)
         assert read_video(tmp_path / "out" / src.name).frames.shape[1:3] == (out[1], out[0])
+
+
+def test_an_external_vae_is_used_logged_and_part_of_the_settings(tmp_path, models):
+    """--vae: the output is made through that VAE, the log says which, and an output made without it is not
+    taken for this run's result. A VAE that is not there is one line before any model loads."""
+    from evs_cli.toy.tiny import build_t2i
+
+    build_t2i(seed=7)[1].save_pretrained(tmp_path / "vae")
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    out, log = tmp_path / "out", tmp_path / "log.jsonl"
+    assert evs("refine", src, *models, "--out", out).returncode == 0
+    own = read_video(out / src.name).frames.float()
+    r = evs("refine", src, *models, "--out", out, "--vae", tmp_path / "vae", "--log", log)
+    assert r.returncode == 1 and f"{out / src.name}: exists, made with other settings (" in r.stderr
+    r = evs("refine", src, *models, "--out", out, "--vae", tmp_path / "vae", "--log", log, "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert _records(log)[-1]["params"]["models"]["vae"] == str(tmp_path / "vae")
+    assert (read_video(out / src.name).frames.float() - own).abs().mean() > 1  # other decoder, other pixels
+    missing = evs("refine", src, *models, "--out", tmp_path / "out2", "--vae", tmp_path / "nope")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [f"evs: error: VAE '{tmp_path / 'nope'}' not found: no such file or "
+                                                   "folder, and not a hub id (owner/name)"]
+    assert not (tmp_path / "out2").exists()

@@ -103,3 +103,42 @@ def test_folder_saved_by_the_installed_transformers_loads(tiny_paths, tmp_path):
     assert not (folder / "tokenizer" / "vocab.json").exists()
     tok = load_t2i(str(folder), torch.float32)[0]
     assert tok("a red circle").input_ids == original("a red circle").input_ids
+
+
+def test_an_external_vae_from_a_folder_a_model_folder_or_a_single_file_replaces_the_t2i_models_own(tmp_path, tiny_paths):
+    """--vae: one VAE serves both models; a single file in the original LDM layout (as vae-ft-mse-840000 ships,
+    keys without first_stage_model.) reads with the config.json beside it."""
+    from safetensors.torch import save_file
+
+    from evs_cli.toy.tiny import build_t2i
+    from ldm_layout import vae_to_ldm
+
+    vae = build_t2i(seed=7)[1]  # the tiny T2I's VAE architecture, other weights
+    vae.save_pretrained(tmp_path / "vae-folder")
+    (tmp_path / "file").mkdir()
+    prefix = "first_stage_model."
+    ldm = {k[len(prefix):]: v.contiguous() for k, v in vae_to_ldm(vae.state_dict(), 4).items()}
+    save_file(ldm, str(tmp_path / "file" / "vae-ft.safetensors"))
+    (tmp_path / "file" / "config.json").write_text((tmp_path / "vae-folder" / "config.json").read_text())
+    own = load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"])).vae.state_dict()
+    for source in (tmp_path / "vae-folder", tiny_paths["t2i"], tmp_path / "file" / "vae-ft.safetensors"):
+        m = load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), vae=str(source))
+        got, want = m.vae.state_dict(), (own if source == tiny_paths["t2i"] else vae.state_dict())
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[k].reshape(want[k].shape), want[k]) for k in got), source
+    assert not torch.equal(own["decoder.conv_out.weight"], vae.state_dict()["decoder.conv_out.weight"])
+
+
+@pytest.mark.parametrize("source,match", [
+    ("/no/such/vae", r"VAE '/no/such/vae' not found: no such file or folder"),
+    ("VAE_DIR", r"VAE '.*': not a diffusers VAE folder \(no config.json, nor vae/config.json\)"),
+    ("vae.txt", r"VAE '.*vae\.txt': a single-file VAE must end in \.safetensors"),
+])
+def test_a_vae_source_that_cannot_be_one_is_named_before_loading(tmp_path, source, match):
+    from evs_cli.engine.sources import check_vae_source
+
+    (tmp_path / "VAE_DIR").mkdir()
+    (tmp_path / "vae.txt").write_text("x")
+    path = source if source.startswith("/") else str(tmp_path / source)
+    with pytest.raises(EvsError, match=match):
+        check_vae_source(path)
