@@ -68,6 +68,20 @@ class ModelSet:
     dtype: torch.dtype
 
 
+HALF = (torch.float16, torch.bfloat16)
+
+
+def from_pretrained(cls, source: str, dtype: torch.dtype, **kw):
+    """A model from a diffusers folder or hub repo; in half precision its fp16 variant where it has one
+    (``*.fp16.safetensors``: half the download and the disk read), else the full-precision weights."""
+    if dtype in HALF:
+        try:
+            return cls.from_pretrained(source, torch_dtype=dtype, variant="fp16", **kw)
+        except (OSError, ValueError):  # no fp16 variant there (or not cached): the full weights
+            pass
+    return cls.from_pretrained(source, torch_dtype=dtype, **kw)
+
+
 # A fast tokenizer's tokenizer.json (what transformers 5 saves) or a slow one's vocab.json + merges.txt.
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json")
 
@@ -118,9 +132,9 @@ def load_t2i(source: str, dtype: torch.dtype, tokenizer: str | None = None):
             raise EvsError(f"T2I model {source!r}: not a readable SD1.5 checkpoint ({first_line(e)})") from e
         return pipe.tokenizer, pipe.text_encoder, pipe.vae, pipe.unet, dict(pipe.scheduler.config)
     try:
-        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype)
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
-        text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=dtype)
+        unet = from_pretrained(UNet2DConditionModel, source, dtype, subfolder="unet")
+        vae = from_pretrained(AutoencoderKL, source, dtype, subfolder="vae")
+        text_encoder = from_pretrained(CLIPTextModel, source, dtype, subfolder="text_encoder")
         sched = DDIMScheduler.load_config(source, subfolder="scheduler")  # reads scheduler_config.json
     except EvsError:
         raise
@@ -147,7 +161,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
         repo, _, filename = source.partition(":")
         try:
             if not filename:
-                return MotionAdapter.from_pretrained(repo, torch_dtype=dtype)
+                return from_pretrained(MotionAdapter, repo, dtype)
             from huggingface_hub import hf_hub_download
 
             source = hf_hub_download(repo, filename)
@@ -155,7 +169,7 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
             raise hub_error("T2V motion adapter", source, e) from e
     elif kind == "folder":
         try:
-            return MotionAdapter.from_pretrained(source, torch_dtype=dtype)
+            return from_pretrained(MotionAdapter, source, dtype)
         except Exception as e:  # noqa: BLE001
             raise EvsError(f"T2V motion adapter {source!r}: cannot load ({first_line(e)})") from e
     return _adapter_from_file(Path(source), dtype)
@@ -219,11 +233,11 @@ def load_vae(source: str, dtype: torch.dtype):
                                                   torch_dtype=dtype)
         if kind == "folder":
             sub = "vae" if (Path(source) / "vae" / "config.json").is_file() else None
-            return AutoencoderKL.from_pretrained(source, subfolder=sub, torch_dtype=dtype)
+            return from_pretrained(AutoencoderKL, source, dtype, subfolder=sub)
         try:
-            return AutoencoderKL.from_pretrained(source, torch_dtype=dtype)  # a VAE repo (stabilityai/sd-vae-ft-mse)
+            return from_pretrained(AutoencoderKL, source, dtype)  # a VAE repo (stabilityai/sd-vae-ft-mse)
         except OSError:
-            return AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)  # a model repo's
+            return from_pretrained(AutoencoderKL, source, dtype, subfolder="vae")  # a model repo's
     except Exception as e:  # noqa: BLE001
         if kind == "hub":
             raise hub_error("VAE", source, e) from e

@@ -142,3 +142,23 @@ def test_a_vae_source_that_cannot_be_one_is_named_before_loading(tmp_path, sourc
     path = source if source.startswith("/") else str(tmp_path / source)
     with pytest.raises(EvsError, match=match):
         check_vae_source(path)
+
+
+def test_half_precision_reads_a_models_fp16_variant_where_it_has_one(tmp_path, tiny_paths):
+    """A repo or folder with *.fp16.safetensors beside the full weights: a half-precision run reads those
+    (half the download), a full-precision one the full weights; without a variant, half loads the full ones."""
+    import shutil
+
+    from evs_cli.toy.tiny import build_t2i
+
+    folder = tmp_path / "t2i"
+    shutil.copytree(tiny_paths["t2i"], folder)
+    other = build_t2i(seed=9)[0].half()  # stands for the fp16 export of the same model
+    other.save_pretrained(folder / "unet", variant="fp16")
+    assert (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    half = load_t2i(str(folder), torch.float16)[3].state_dict()
+    full = load_t2i(str(folder), torch.float32)[3].state_dict()
+    base = load_t2i(str(tiny_paths["t2i"]), torch.float16)[3].state_dict()  # no variant: the full weights, cast
+    key = "conv_in.weight"
+    assert torch.equal(half[key], other.state_dict()[key])
+    assert torch.equal(full[key].half(), base[key]) and not torch.equal(half[key], base[key])
