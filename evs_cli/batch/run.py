@@ -3,6 +3,7 @@ the videos the plan refines on local workers or on Ray, and what the run ends as
 
 from __future__ import annotations
 
+import sys
 import time
 from enum import Enum
 
@@ -26,6 +27,7 @@ def execute(plan: Plan) -> Outcome:
 
     With --wait, the videos another live run held are waited for once this run's own are done: each one whose
     claim is released or goes stale is judged again (done by the other run: skipped; its run died: refined)."""
+    from ..engine.families import sampling_note
     from ..engine.sources import check_sources
     from .outputs import check_writable
     from .pool import check_devices, default_devices
@@ -37,6 +39,8 @@ def execute(plan: Plan) -> Outcome:
     check_devices(devices)
     check_writable(plan.jobs)
     check_sources(preset.t2i_model, preset.t2v_model, preset.vae_model)  # local model paths: cheap, and before any load
+    if not request.quiet and (note := sampling_note(preset)):
+        print(f"evs: warning: {note}", file=sys.stderr)
     wait = plan.options.limits.wait
     reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages), keep_held=wait)
     reporter.record_plan(plan)  # before any model loads

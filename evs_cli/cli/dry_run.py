@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.table import Table
 
 from ..batch.memory import check_fits
@@ -61,6 +63,21 @@ def print_stages(plan: Plan) -> None:
           f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
           f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
     print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else ""))
+    t2v = p.t2v
+    print(f"t2v sampling: {t2v.scheduler} {t2v.scheduler_config}, {t2v.steps} steps, guidance {t2v.guidance}"
+          + (f" (family {t2v.family})" if t2v.family else _unnamed(p.data["t2v"])))
+    from ..engine.families import sampling_note
+
+    for note in (*p.family_notes, sampling_note(p)):
+        if note:
+            print(f"evs: warning: {note}", file=sys.stderr)
+
+
+def _unnamed(t2v: dict) -> str:
+    from ..engine.families import matching
+
+    same = matching(t2v)
+    return f" (no t2v.family: the preset's own, which is {same}'s)" if same else " (no t2v.family: the preset's own)"
 
 
 def _passes(guidance: float) -> str:

@@ -18,10 +18,10 @@ must agree with the weights. Without one, the unseen settings are AnimateDiff's 
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import struct
 from pathlib import Path
-
-import torch
 
 from ..errors import EvsError, first_line
 
@@ -32,6 +32,8 @@ _POSITIONS = re.compile(r"^down_blocks\.0\.motion_modules\.0\.(temporal_transfor
 
 def read_weights(path: Path) -> dict:
     """A state dict from .safetensors, or from .ckpt/.pt/.pth unpickled with weights_only (no code runs)."""
+    import torch
+
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -43,12 +45,23 @@ def read_weights(path: Path) -> dict:
         raise EvsError(f"{path}: not a readable weights file ({first_line(e)})") from e
 
 
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape from a .safetensors file's JSON header, reading nothing else (no torch)."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n)) if n < 100 * 2**20 else {}
+        return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return {}
+
+
 def is_original_layout(state: dict) -> bool:
     return any(_ORIGINAL in k for k in state)
 
 
 def seen_in_weights(state: dict, path: Path) -> dict:
-    """The MotionAdapter settings the weights show, in either layout."""
+    """The MotionAdapter settings the weights show, in either layout (values: tensors, or their shapes)."""
     motion = [k for k in state if ".motion_modules." in k]
     if not motion:
         raise EvsError(f"T2V motion adapter {path}: no motion modules in it (a T2I checkpoint goes to --t2i)")
@@ -59,7 +72,7 @@ def seen_in_weights(state: dict, path: Path) -> dict:
         proj = key.get(f"down_blocks.{i}.motion_modules.0.proj_in.weight")
         if proj is None:
             raise EvsError(f"T2V motion adapter {path}: down block {i} has motion weights but no proj_in")
-        widths.append(int(state[proj].shape[0]))
+        widths.append(int(_shape(state[proj])[0]))
     seen = {
         "block_out_channels": tuple(widths),
         "motion_layers_per_block": len({k.split(".")[3] for k in key if k.startswith("down_blocks.0.motion_modules.")}),
@@ -69,10 +82,14 @@ def seen_in_weights(state: dict, path: Path) -> dict:
     }
     table = next((state[k] for k in state if _POSITIONS.match(k)), None)
     if table is not None:  # (1, length, width); a file without it leaves the length to config.json or 32
-        seen["motion_max_seq_length"] = int(table.shape[1])
+        seen["motion_max_seq_length"] = int(_shape(table)[1])
     if "conv_in.weight" in state:
-        seen["conv_in_channels"] = int(state["conv_in.weight"].shape[1])
+        seen["conv_in_channels"] = int(_shape(state["conv_in.weight"])[1])
     return seen
+
+
+def _shape(value) -> tuple:
+    return tuple(value) if isinstance(value, tuple) else tuple(value.shape)
 
 
 def adapter_config(seen: dict, given: dict, cfg_file: Path | None) -> dict:
@@ -96,7 +113,7 @@ def _same(configured, seen) -> bool:
     return configured == seen
 
 
-def adapter_from_file(path: Path, given: dict, dtype: torch.dtype):
+def adapter_from_file(path: Path, given: dict, dtype):
     """A MotionAdapter from a weights file in either layout; `given`: the config beside it, or {}."""
     from accelerate import init_empty_weights
     from diffusers import MotionAdapter

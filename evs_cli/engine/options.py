@@ -14,6 +14,7 @@ class ModelOptions:
     steps: int = 50
     guidance: float = 1.0
     negative_prompt: str = ""
+    family: str | None = None  # T2V only: the motion-module family these settings came from (families.py)
 
 
 # --dtype / runtime.dtype: the short names and the long ones torch prints (engine/models.py maps them).

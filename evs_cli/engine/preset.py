@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, first_line, read_text
+from .families import apply_family
 from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
@@ -34,7 +35,8 @@ DEFAULTS: dict[str, Any] = {
             "steps": 50, "guidance": 7.5, "negative_prompt": ""},
     "t2v": {"scheduler": "EulerDiscreteScheduler",
             "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
-            "steps": 8, "guidance": 1.0, "negative_prompt": ""},
+            "steps": 8, "guidance": 1.0, "negative_prompt": "",
+            "family": None},  # a motion-module family (families.py) sets scheduler, config, steps, guidance
     "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": "auto", "resize": 2.0,
                 "dtype": "auto", "compile": False, "video_timeout": "auto", "attention": "auto",
                 "vae_layout": "auto"},
@@ -96,6 +98,8 @@ def parse_override(text: str) -> dict:
 class Preset:
     data: dict
     source: str
+    explicit_t2v: frozenset = frozenset()  # t2v keys the preset file or --set gave (a family fills the rest)
+    family_notes: tuple = ()  # given t2v values that contradict the family (the dry run prints them)
 
     @property
     def name(self) -> str:
@@ -130,12 +134,11 @@ class Preset:
                                                                                  s["resnet_layers"]), stages=stages)
 
     def with_overrides(self, overrides: list[dict]) -> "Preset":
-        data = self.data
+        data, explicit = self.data, set(self.explicit_t2v)
         for o in overrides:
             data = _merge(data, o)
-        p = Preset(data, self.source)
-        p.validate()
-        return p
+            explicit |= _given_t2v(o)
+        return _built(data, self.source, frozenset(explicit))
 
     def validate(self) -> None:
         from .stages import build_stages
@@ -241,8 +244,19 @@ def load_preset(name_or_path: str) -> Preset:
         data = _merge(DEFAULTS, raw)
         if "name" not in raw:
             data["name"] = p.stem if source == str(p) else name_or_path
-        preset = Preset(data, source)
-        preset.validate()
+        return _built(data, source, frozenset(_given_t2v(raw)))
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+def _given_t2v(over: dict) -> set:
+    t2v = over.get("t2v") if isinstance(over, dict) else None
+    return set(t2v) - {"family"} if isinstance(t2v, dict) else set()
+
+
+def _built(data: dict, source: str, explicit: frozenset) -> Preset:
+    """A validated preset, its t2v settings filled in from its family if it names one."""
+    t2v, notes = apply_family(data["t2v"], explicit)
+    preset = Preset({**data, "t2v": t2v}, source, explicit, tuple(notes))
+    preset.validate()
     return preset
