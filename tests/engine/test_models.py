@@ -162,3 +162,30 @@ def test_half_precision_reads_a_models_fp16_variant_where_it_has_one(tmp_path, t
     key = "conv_in.weight"
     assert torch.equal(half[key], other.state_dict()[key])
     assert torch.equal(full[key].half(), base[key]) and not torch.equal(half[key], base[key])
+
+
+@pytest.mark.parametrize("variant", ["fp16", "with its EMA copy"])
+def test_single_file_t2i_checkpoints_as_they_are_shared_load(tmp_path, tiny_paths, tiny_models, variant):
+    """fp16 single files (most of CivitAI), and full training checkpoints that keep an EMA copy beside the
+    weights (model_ema.*, names without dots): the weights load, not the EMA copy, as A1111 and diffusers do."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from ldm_layout import to_single_file
+
+    m = tiny_models
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_paths["t2i"], folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    sd = to_single_file(m.unet, m.vae, m.text_encoder)
+    if variant == "fp16":
+        sd = {k: v.half() for k, v in sd.items()}
+    else:
+        ema = {"model_ema." + k[len("model.diffusion_model."):].replace(".", ""): torch.randn_like(v)
+               for k, v in sd.items() if k.startswith("model.diffusion_model.")}
+        sd = {**sd, **ema, "model_ema.decay": torch.tensor(0.9999), "model_ema.num_updates": torch.tensor(1000)}
+    save_file(sd, str(folder / "tiny.safetensors"))
+    unet = load_t2i(str(folder / "tiny.safetensors"), torch.float32)[3].state_dict()
+    ref = m.unet.state_dict()
+    tol = 1e-3 if variant == "fp16" else 0  # fp16 rounding of the stored weights
+    assert all(torch.allclose(unet[k].reshape(ref[k].shape), ref[k], atol=tol, rtol=tol) for k in ref)
