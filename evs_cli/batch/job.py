@@ -40,7 +40,7 @@ class VideoRefiner:
         self.cuda = torch.device(device).type == "cuda"
         self.dtype_name = resolve_dtype(p.dtype, device)
         models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer,
-                             p.vae_model)
+                             p.vae_model, (p.t2i.loras, p.t2v.loras))
         if p.compile:
             use_compile_cache(options.compile_cache, device)
         speed_up(models, compile=p.compile, vae_layout=p.vae_layout)

@@ -98,10 +98,11 @@ def fingerprint(options, legacy: bool = False) -> str:
     d = options.preset.data
     # keys added since 0.2 count only when set, so that outputs made before them keep their fingerprint
     models = {k: v for k, v in d["models"].items() if not (k == "vae" and v is None)}
-    t2v = {k: v for k, v in d["t2v"].items() if not (k == "family" and v is None)}
+    t2i = {k: v for k, v in d["t2i"].items() if not (k == "loras" and not v)}
+    t2v = {k: v for k, v in d["t2v"].items() if not (k == "family" and v is None or k == "loras" and not v)}
     runtime = {k: d["runtime"][k] for k in ("resize", "t2v_window", "t2v_overlap")}
     out, seeds = options.output, options.seeds
-    asked = {"schedule": d["schedule"], "t2i": d["t2i"], "t2v": t2v, "models": models, "runtime": runtime,
+    asked = {"schedule": d["schedule"], "t2i": t2i, "t2v": t2v, "models": models, "runtime": runtime,
              "seed": seeds.base, "seed_per_video": seeds.per_video, "scale": out.scale,
              "size": list(out.size) if out.size else None, "format": out.fmt, "crf": out.crf}
     if legacy:

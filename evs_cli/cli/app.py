@@ -92,7 +92,7 @@ def fail(msg: str, code: int = EXIT_USAGE):
 
 
 def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, resize, compile_blocks=False,
-                   vae=None):
+                   vae=None, loras=()):
     from ..engine.preset import load_preset, parse_override
 
     overrides = [parse_override(s) for s in sets]
@@ -102,4 +102,7 @@ def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, res
         overrides.append({"models": models})
     if runtime:
         overrides.append({"runtime": runtime})
-    return load_preset(preset).with_overrides(overrides)
+    p = load_preset(preset).with_overrides(overrides)
+    if loras:  # --lora adds to the preset's own T2I LoRAs
+        p = p.with_overrides([{"t2i": {"loras": [*p.data["t2i"]["loras"], *loras]}}])
+    return p

@@ -62,7 +62,8 @@ def print_stages(plan: Plan) -> None:
     print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
           f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
           f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
-    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else ""))
+    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "")
+          + "".join(f"; {m} LoRAs {', '.join(getattr(p, m).loras)}" for m in ("t2i", "t2v") if getattr(p, m).loras))
     t2v = p.t2v
     print(f"t2v sampling: {t2v.scheduler} {t2v.scheduler_config}, {t2v.steps} steps, guidance {t2v.guidance}"
           + (f" (family {t2v.family})" if t2v.family else _unnamed(p.data["t2v"])))

@@ -49,6 +49,10 @@ Vae = Annotated[Optional[str], Opt("--vae", metavar="VAE", help=(
     "An external VAE for both models instead of the T2I model's own (preset models.vae): a diffusers folder, "
     "a hub id (stabilityai/sd-vae-ft-mse) or a single file (vae-ft-mse-840000-ema-pruned.safetensors; config "
     "from a config.json beside it, else SD1.5's). Part of the outputs' settings."))]
+Lora = Annotated[List[str], Opt("--lora", metavar="FILE[:SCALE]", help=(
+    "A LoRA for the T2I stages, kohya/A1111 or diffusers format, at SCALE (default 1); repeat for several. "
+    "Added to the preset's t2i.loras; a LoRA for the T2V stage only goes in t2v.loras. Part of the outputs' "
+    "settings."))]
 Tokenizer = Annotated[Optional[str], Opt("--tokenizer", metavar="TOKENIZER", help=(
     "CLIP tokenizer folder or hub id (for single-file T2I checkpoints)."))]
 Seed = Annotated[int, Opt("--seed", metavar="N", min=0, max=2**63 - 1, help=(
@@ -136,7 +140,7 @@ EXAMPLES = ("Examples:\n\n"
 @app.command(no_args_is_help=True, epilog=EXAMPLES)
 def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: Preset = "vc2", out: Out = None,
            prompt: PromptText = None, prompts: PromptsFile = None, sets: Sets = [], t2i: T2I = None,  # noqa: B006
-           t2v: T2V = None, vae: Vae = None, tokenizer: Tokenizer = None, seed: Seed = 0, dtype: Dtype = None,
+           t2v: T2V = None, vae: Vae = None, loras: Lora = [], tokenizer: Tokenizer = None, seed: Seed = 0, dtype: Dtype = None,
            compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
            scale: Scale = None, size: Size = None,
            fmt: Fmt = Format.MP4, crf: Crf = 17, overwrite: Overwrite = False, resume: ResumeOpt = Resume.SAME,
@@ -166,7 +170,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
         k_of_n = parse_shard(shard) if shard else None
         if timeout is not None:
             sets = [*sets, f"runtime.video_timeout={parse_timeout(timeout)}"]
-        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae)
+        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae, loras)
         found, listed = expand_inputs(inputs or [], from_list)
         if base is not None and not base.is_dir():
             raise EvsError(f"--base: {base} is not a folder")

@@ -36,6 +36,12 @@ class _Denoiser:
     prompt: Prompt
     guidance: float = 1.0
     on_device: dict = field(default_factory=dict)  # timestep -> the tensor the UNet gets for it, made ahead
+    loras: object = None  # loras.Loras, or None: no LoRA in this run
+
+    def activate(self) -> None:
+        """Make this model's LoRAs, and only those, active in the shared UNet layers (once per stage)."""
+        if self.loras is not None:
+            self.loras.activate(self.name)
 
     def prepare(self, device, frames: int | None = None) -> None:
         """Every timestep of the grid, on the device, now, as the 1-element int64 tensor diffusers would make

@@ -7,8 +7,8 @@ levels). Where each comes from:
     timesteps and linear betas, guidance 1, as many steps as the checkpoint was distilled for;
   * v1, v2, v3 (guoyww/AnimateDiff): AnimateDiff's own inference configs, DDIM on linear betas from
     0.00085 to 0.012 (steps_offset 1, no sample clipping), 25 steps, guidance 7.5;
-  * animatelcm (wangfuyun/AnimateLCM): LCMScheduler on linear betas with its spatial LoRA at 0.8, which
-    evs cannot run yet (no LoRAs, no LCM multistep sampler): naming it is a one-line error.
+  * animatelcm (wangfuyun/AnimateLCM): LCMScheduler on linear betas with its spatial LoRA at 0.8; evs has
+    no LCM multistep sampler yet (its steps re-noise with fresh noise, not DDIM's), so naming it is one line.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ FAMILIES: dict[str, Family] = {
     **{f"lightning-{n}": Family("EulerDiscreteScheduler", _LIGHTNING, n, 1.0) for n in (1, 2, 4, 8)},
     **{v: Family("DDIMScheduler", _ANIMATEDIFF, 25, 7.5) for v in ("v1", "v2", "v3")},
     "animatelcm": Family("LCMScheduler", {"beta_schedule": "linear"}, 6, 2.0,
-                         unsupported="it needs its spatial LoRA (AnimateLCM_sd15_t2v_lora at 0.8) and LCM's "
-                                     "multistep sampler, which evs does not have yet"),
+                         unsupported="it is sampled with LCM's multistep sampler (and its spatial LoRA, "
+                                     "AnimateLCM_sd15_t2v_lora, at 0.8 in t2v.loras), and evs has no LCM "
+                                     "sampler yet"),
 }
 
 

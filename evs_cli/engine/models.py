@@ -66,6 +66,7 @@ class ModelSet:
     scheduler_config: dict  # the T2I model's own scheduler config, base of both grids
     device: torch.device
     dtype: torch.dtype
+    loras: object = None  # loras.Loras when the preset gives any: the switch the denoisers call per stage
 
 
 HALF = (torch.float16, torch.bfloat16)
@@ -245,16 +246,22 @@ def load_vae(source: str, dtype: torch.dtype):
 
 
 def load_models(t2i: str, t2v: str, device="cpu", dtype: torch.dtype = torch.float32,
-                tokenizer: str | None = None, vae: str | None = None) -> ModelSet:
-    """Both models, on one text encoder and one VAE (`vae`: an external one instead of the T2I model's)."""
+                tokenizer: str | None = None, vae: str | None = None, loras: tuple = ((), ())) -> ModelSet:
+    """Both models, on one text encoder and one VAE (`vae`: an external one instead of the T2I model's);
+    `loras`: (T2I LoRA specs, T2V LoRA specs), loaded into their UNets and switched per stage."""
     tok, text_encoder, own_vae, unet, sched = load_t2i(t2i, dtype, tokenizer)
     vae = load_vae(vae, dtype) if vae else own_vae
     adapter = load_motion_adapter(t2v, dtype)
     motion = build_motion_unet(unet, adapter)
+    switch = None
+    if any(loras):
+        from .loras import Loras
+
+        switch = Loras(unet, motion, text_encoder, *loras)
     device = torch.device(device)
     for m in (text_encoder, vae, unet, motion):
         m.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return ModelSet(tok, text_encoder, vae, unet, motion, sched, device, dtype)
+    return ModelSet(tok, text_encoder, vae, unet, motion, sched, device, dtype, switch)
 
 
 def unique_parameter_bytes(*modules) -> int:

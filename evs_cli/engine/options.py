@@ -14,6 +14,7 @@ class ModelOptions:
     steps: int = 50
     guidance: float = 1.0
     negative_prompt: str = ""
+    loras: list = field(default_factory=list)  # LoRA specs, FILE or FILE:SCALE, active in this model's stages
     family: str | None = None  # T2V only: the motion-module family these settings came from (families.py)
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from ..errors import ConfigError, first_line, read_text
 from .families import apply_family
+from .loras import parse_spec
 from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions
 from .stages import Injection, ScheduleParams, Stage
 
@@ -32,10 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "schedule": {"composition": "evs", "tI": 20, "tT2V": 10, "tV": 3, "nV": 3, "mode": "sdedit",
                  "gamma": 0.8, "layers": ["up.1"], "resnet_layers": [], "stages": None},
     "t2i": {"scheduler": "DDIMScheduler", "scheduler_config": {"timestep_spacing": "leading", "steps_offset": 1},
-            "steps": 50, "guidance": 7.5, "negative_prompt": ""},
+            "steps": 50, "guidance": 7.5, "negative_prompt": "", "loras": []},
     "t2v": {"scheduler": "EulerDiscreteScheduler",
             "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
-            "steps": 8, "guidance": 1.0, "negative_prompt": "",
+            "steps": 8, "guidance": 1.0, "negative_prompt": "", "loras": [],
             "family": None},  # a motion-module family (families.py) sets scheduler, config, steps, guidance
     "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": "auto", "resize": 2.0,
                 "dtype": "auto", "compile": False, "video_timeout": "auto", "attention": "auto",
@@ -145,6 +146,10 @@ class Preset:
 
         for model in ("t2i", "t2v"):
             m = self.data[model]
+            if not isinstance(m["loras"], list):
+                raise ConfigError(f"{model}.loras must be a list of FILE or FILE:SCALE, got {m['loras']!r}")
+            for spec in m["loras"]:
+                parse_spec(spec)
             _positive_int(f"{model}.steps", m["steps"], 1000)  # a scheduler has 1000 training levels
             # Classifier-free guidance beyond ~30 only saturates images (and 1e308 overflows to NaN).
             if not isinstance(m["guidance"], (int, float)) or isinstance(m["guidance"], bool) \

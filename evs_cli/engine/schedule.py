@@ -91,6 +91,7 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
     levels = grid.levels(stage.start, stage.calls)
     report = StageReport(index, stage.model, stage.mode, levels)
     inj = stage.injection
+    model.activate()  # this model's LoRAs only: the spatial layers are shared with the other model
     state = model.features
     scope = feature_injection(model.unet, inj.layers, inj.resnet_layers, state) if inj else nullcontext()
     with scope:

@@ -169,3 +169,25 @@ def test_an_external_vae_is_used_logged_and_part_of_the_settings(tmp_path, model
     assert missing.stderr.strip().splitlines() == [f"evs: error: VAE '{tmp_path / 'nope'}' not found: no such file or "
                                                    "folder, and not a hub id (owner/name)"]
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_lora_is_applied_logged_and_part_of_the_settings(tmp_path, models, tiny_models):
+    """--lora FILE:SCALE end to end; an output made without it is not this run's; a missing LoRA is one line
+    before any model loads."""
+    from lora_files import make_lora
+
+    lora, _ = make_lora(tiny_models.unet, tmp_path / "lora", "kohya")
+    src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    out, log = tmp_path / "out", tmp_path / "log.jsonl"
+    assert evs("refine", src, *models, "--out", out).returncode == 0
+    plain = read_video(out / src.name).frames.float()
+    r = evs("refine", src, *models, "--out", out, "--lora", f"{lora}:0.8")
+    assert r.returncode == 1 and f"{out / src.name}: exists, made with other settings (" in r.stderr
+    r = evs("refine", src, *models, "--out", out, "--lora", f"{lora}:0.8", "--overwrite", "--log", log)
+    assert r.returncode == 0, r.stderr
+    assert _records(log)[-1]["params"]["t2i"]["loras"] == [f"{lora}:0.8"]
+    assert (read_video(out / src.name).frames.float() - plain).abs().mean() > 0.5
+    missing = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", tmp_path / "nope.safetensors")
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+        f"evs: error: LoRA '{tmp_path / 'nope.safetensors'}' not found: no such file"]
+    assert not (tmp_path / "out2").exists()

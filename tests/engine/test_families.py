@@ -51,7 +51,7 @@ def test_the_shipped_presets_keep_the_papers_lightning_pair_and_given_values_win
 
 
 def test_a_family_evs_cannot_sample_as_meant_is_one_line():
-    with pytest.raises(ConfigError, match=r"t2v\.family animatelcm: it needs its spatial LoRA"):
+    with pytest.raises(ConfigError, match=r"t2v\.family animatelcm: it is sampled with LCM's multistep sampler"):
         load_preset("vc2").with_overrides([parse_override("t2v.family=animatelcm")])
     with pytest.raises(ConfigError, match=r"t2v\.family must be one of lightning-1, .*, got 'v9'"):
         load_preset("vc2").with_overrides([parse_override("t2v.family=v9")])

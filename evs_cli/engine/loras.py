@@ -1,0 +1,105 @@
+"""LoRAs on the two UNets, each switched on only for the stages of the model it was given to.
+
+A LoRA file (kohya/A1111 or diffusers/PEFT, read with diffusers' own `lora_state_dict`, which converts the
+former) is loaded once, under its own adapter name, into the UNet it belongs to: `t2i.loras` (`--lora`)
+into the T2I UNet, `t2v.loras` into the T2V UNet. Their spatial layers are the same modules (weights stored
+once), so a T2V LoRA's spatial part (AnimateLCM's, say) sits in modules the T2I stages run too: before each
+stage, `activate` makes exactly that model's LoRAs active, at their scales, in every layer either UNet has
+(nothing is merged into the shared weights). A LoRA's text-encoder part, where it has one, stays on: both
+models read the same prompt embedding.
+
+Specs are ``FILE`` or ``FILE:SCALE`` (scale 1 by default), checked before any model loads (`parse_spec`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import ConfigError, EvsError, first_line
+
+SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+_DOWN = re.compile(r"(lora_A|lora[._]down)\.weight$")  # a layer's first matrix, in PEFT's and older namings
+
+
+def parse_spec(spec) -> tuple[str, float]:
+    """'style.safetensors:0.8' -> ('style.safetensors', 0.8); a path's own colons stay in the path."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"a LoRA is FILE or FILE:SCALE, got {spec!r}")
+    path, sep, scale = spec.rpartition(":")
+    if sep:
+        try:
+            return path, float(scale)
+        except ValueError:
+            pass
+    return spec, 1.0
+
+
+def check_lora_files(specs: list) -> None:
+    """Every LoRA is a readable weights file: one line naming the first that is not, before any load."""
+    for spec in specs:
+        path, _ = parse_spec(spec)
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise EvsError(f"LoRA {path!r} not found: no such file")
+        if p.suffix not in SUFFIXES:
+            raise EvsError(f"LoRA {path!r}: a LoRA file must end in {', '.join(SUFFIXES)}")
+
+
+class Loras:
+    """The LoRAs of both models, loaded into them, and the switch that makes one model's active."""
+
+    def __init__(self, unet, motion_unet, text_encoder, t2i: list, t2v: list):
+        self.unets = {"t2i": unet, "t2v": motion_unet}
+        self.scales: dict[str, dict[str, float]] = {"t2i": {}, "t2v": {}}
+        self.active: str | None = None
+        for model, specs in (("t2i", t2i), ("t2v", t2v)):
+            for i, spec in enumerate(specs):
+                path, scale = parse_spec(spec)
+                name = f"{model}-{i}"
+                _load(Path(path).expanduser(), name, self.unets[model], text_encoder, model)
+                self.scales[model][name] = scale
+
+    def activate(self, model: str) -> None:
+        """Only `model`'s LoRAs, at their scales, in every LoRA layer of both UNets (shared or not)."""
+        if model == self.active:
+            return
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        on = self.scales[model]
+        seen = set()
+        for unet in self.unets.values():
+            for layer in unet.modules():
+                if isinstance(layer, BaseTunerLayer) and id(layer) not in seen:
+                    seen.add(id(layer))
+                    layer.set_adapter([n for n in on if n in layer.lora_A])
+                    for n in on:
+                        if n in layer.lora_A:
+                            layer.set_scale(n, on[n])
+        self.active = model
+
+
+def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    what = f"LoRA {path} ({'--lora, ' if model == 't2i' else ''}{model}.loras)"
+    try:
+        state, alphas, meta = StableDiffusionPipeline.lora_state_dict(
+            str(path.parent), weight_name=path.name, return_lora_metadata=True)
+    except Exception as e:  # noqa: BLE001 - any reader failure is the file's
+        raise EvsError(f"{what}: not a LoRA diffusers can read ({first_line(e)})") from e
+    modules = [k for k in state if k.startswith("unet.") and _DOWN.search(k)]  # one per layer it adapts
+    if not modules:
+        raise EvsError(f"{what}: it has no UNet layers (an SDXL or text-encoder-only LoRA?)")
+    try:
+        unet.load_lora_adapter({k: v for k, v in state.items() if k.startswith("unet.")}, network_alphas=alphas,
+                               adapter_name=name, prefix="unet", metadata=meta)
+        if any(k.startswith("text_encoder.") for k in state):
+            StableDiffusionPipeline.load_lora_into_text_encoder(state, alphas, text_encoder, prefix="text_encoder",
+                                                                adapter_name=name, metadata=meta)
+    except Exception as e:  # noqa: BLE001 - a shape that does not fit: another base model's LoRA
+        raise EvsError(f"{what}: does not fit the {model.upper()} model ({first_line(e)})") from e
+    matched = sum(1 for m in unet.modules() if name in getattr(m, "lora_A", {}))
+    if matched < len(modules):
+        raise EvsError(f"{what}: {len(modules) - matched} of its {len(modules)} UNet layers are not in the "
+                       f"{model.upper()} UNet (a LoRA for another model?)")
