@@ -39,11 +39,10 @@ from evs_cli.engine.compile_cache import use_compile_cache  # noqa: E402
 from evs_cli.engine.models import (  # noqa: E402
     SD15_CONFIG,
     ModelSet,
-    build_motion_unet,
     parse_dtype,
     resolve_dtype,
-    unique_parameter_bytes,
 )
+from evs_cli.engine.motion_unet import build_motion_unet, unique_parameter_bytes  # noqa: E402
 from evs_cli.engine.pipeline import Engine  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
 from evs_cli.engine.speed import speed_up  # noqa: E402

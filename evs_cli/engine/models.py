@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..errors import EvsError, first_line
+from .motion_unet import build_motion_unet
 from .options import DTYPE_ALIASES, DTYPE_NAMES
 from .sources import (
     SD15_CONFIG,
@@ -184,40 +185,6 @@ def _adapter_from_file(path: Path, dtype: torch.dtype):
     return adapter_from_file(path, {k: v for k, v in given.items() if not k.startswith("_")}, dtype)
 
 
-def build_motion_unet(unet, adapter):
-    """UNetMotionModel whose spatial modules are the very modules of `unet` (weights stored once).
-
-    diffusers' ``from_unet2d`` would copy the spatial weights; we build the skeleton without weights
-    and attach the 2D UNet's modules and the adapter's motion modules to it instead.
-    """
-    from accelerate import init_empty_weights
-    from diffusers import UNetMotionModel
-
-    with init_empty_weights():
-        m = UNetMotionModel.from_unet2d(unet, adapter, load_weights=False)
-    for name in ("conv_in", "time_proj", "time_embedding", "conv_norm_out", "conv_act", "conv_out"):
-        setattr(m, name, getattr(unet, name))
-    for mine, theirs, motion in zip(m.down_blocks, unet.down_blocks, adapter.down_blocks):
-        _share(mine, theirs, ("resnets", "attentions", "downsamplers"))
-        mine.motion_modules = motion.motion_modules
-    for mine, theirs, motion in zip(m.up_blocks, unet.up_blocks, adapter.up_blocks):
-        _share(mine, theirs, ("resnets", "attentions", "upsamplers"))
-        mine.motion_modules = motion.motion_modules
-    _share(m.mid_block, unet.mid_block, ("resnets", "attentions"))
-    if hasattr(m.mid_block, "motion_modules"):
-        m.mid_block.motion_modules = adapter.mid_block.motion_modules
-    left = [n for n, t in list(m.named_parameters()) + list(m.named_buffers()) if t.is_meta]
-    if left and not unet.conv_in.weight.is_meta:  # a UNet built on the meta device (to count FLOPs) is all meta
-        raise EvsError(f"motion adapter does not fit the T2I UNet: unfilled weights {left[:3]}")
-    return m.eval()
-
-
-def _share(mine, theirs, names) -> None:
-    for n in names:
-        if getattr(theirs, n, None) is not None and hasattr(mine, n):
-            setattr(mine, n, getattr(theirs, n))
-
-
 def load_vae(source: str, dtype: torch.dtype):
     """An AutoencoderKL from a diffusers folder (its own, or a model folder's vae/), a hub id, or a single
     file in the original LDM layout (vae-ft-mse-840000-ema-pruned.safetensors), read with a config.json
@@ -262,15 +229,3 @@ def load_models(t2i: str, t2v: str, device="cpu", dtype: torch.dtype = torch.flo
     for m in (text_encoder, vae, unet, motion):
         m.to(device=device, dtype=dtype).eval().requires_grad_(False)
     return ModelSet(tok, text_encoder, vae, unet, motion, sched, device, dtype, switch)
-
-
-def unique_parameter_bytes(*modules) -> int:
-    """Bytes of parameter storage across modules, each storage counted once."""
-    seen, total = set(), 0
-    for mod in modules:
-        for p in mod.parameters():
-            key = p.untyped_storage().data_ptr()
-            if key not in seen:
-                seen.add(key)
-                total += p.untyped_storage().nbytes()
-    return total
