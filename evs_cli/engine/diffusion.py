@@ -23,6 +23,8 @@ class Grid:
     timesteps: tuple[int, ...]
     alphas_cumprod: torch.Tensor  # float64, indexed by training timestep
     prediction_type: str = "epsilon"
+    sampler: str = "ddim"  # "ddim" (eta = 0, also Euler's step) or "lcm": consistency steps with fresh noise
+    timestep_scaling: float = 10.0  # LCM's boundary condition (LCMScheduler.config.timestep_scaling)
 
     @property
     def steps(self) -> int:
@@ -52,11 +54,22 @@ class Grid:
         ts = [float(t) for t in scheduler.timesteps]
         if any(t != round(t) for t in ts):
             raise ValueError(f"{type(scheduler).__name__} gave non-integer timesteps {ts}")
+        lcm = type(scheduler).__name__ == "LCMScheduler"
         return cls(
             timesteps=tuple(int(round(t)) for t in ts),
             alphas_cumprod=scheduler.alphas_cumprod.to(torch.float64).clone(),
             prediction_type=scheduler.config.get("prediction_type", "epsilon"),
+            sampler="lcm" if lcm else "ddim",
+            timestep_scaling=float(scheduler.config.get("timestep_scaling", 10.0)) if lcm else 10.0,
         )
+
+    def consistency(self, x0_hat: torch.Tensor, sample: torch.Tensor, t: int) -> torch.Tensor:
+        """LCM's boundary condition: the denoised sample c_out * x0_hat + c_skip * sample (sigma_data 0.5, as
+        LCMScheduler), which is x0_hat itself but within a few levels of t = 0."""
+        scaled, sigma = t * self.timestep_scaling, 0.5
+        c_skip = sigma**2 / (scaled**2 + sigma**2)
+        c_out = scaled / (scaled**2 + sigma**2) ** 0.5
+        return c_out * x0_hat + c_skip * sample
 
 
 def split_prediction(model_output: torch.Tensor, sample: torch.Tensor, alpha: float, prediction_type: str):

@@ -7,8 +7,9 @@ levels). Where each comes from:
     timesteps and linear betas, guidance 1, as many steps as the checkpoint was distilled for;
   * v1, v2, v3 (guoyww/AnimateDiff): AnimateDiff's own inference configs, DDIM on linear betas from
     0.00085 to 0.012 (steps_offset 1, no sample clipping), 25 steps, guidance 7.5;
-  * animatelcm (wangfuyun/AnimateLCM): LCMScheduler on linear betas with its spatial LoRA at 0.8; evs has
-    no LCM multistep sampler yet (its steps re-noise with fresh noise, not DDIM's), so naming it is one line.
+  * animatelcm (wangfuyun/AnimateLCM): LCM's multistep sampler on linear betas (consistency steps that
+    re-noise with fresh noise; diffusion.Grid.consistency), with its spatial LoRA at 0.8, given in
+    t2v.loras; 10 steps and guidance 2 as diffusers' AnimateLCM examples sample it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Family:
     scheduler_config: dict = field(default_factory=dict)
     steps: int = 8
     guidance: float = 1.0
-    unsupported: str | None = None  # why evs cannot sample it as meant (None: it can)
+    lora: str | None = None  # the LoRA it is meant with, which the user must give (t2v.loras)
 
     def t2v_values(self) -> dict:
         """The preset's t2v keys this family sets."""
@@ -40,28 +41,23 @@ _ANIMATEDIFF = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "line
 FAMILIES: dict[str, Family] = {
     **{f"lightning-{n}": Family("EulerDiscreteScheduler", _LIGHTNING, n, 1.0) for n in (1, 2, 4, 8)},
     **{v: Family("DDIMScheduler", _ANIMATEDIFF, 25, 7.5) for v in ("v1", "v2", "v3")},
-    "animatelcm": Family("LCMScheduler", {"beta_schedule": "linear"}, 6, 2.0,
-                         unsupported="it is sampled with LCM's multistep sampler (and its spatial LoRA, "
-                                     "AnimateLCM_sd15_t2v_lora, at 0.8 in t2v.loras), and evs has no LCM "
-                                     "sampler yet"),
+    "animatelcm": Family("LCMScheduler", {"beta_schedule": "linear"}, 10, 2.0,
+                         lora="its spatial LoRA, AnimateLCM_sd15_t2v_lora.safetensors, at 0.8 in t2v.loras"),
 }
 
 
 def family(name: str) -> Family:
     try:
-        f = FAMILIES[name]
+        return FAMILIES[name]
     except KeyError:
         raise ConfigError(f"t2v.family must be one of {', '.join(FAMILIES)}, got {name!r}") from None
-    if f.unsupported:
-        raise ConfigError(f"t2v.family {name}: {f.unsupported}")
-    return f
 
 
 def matching(t2v: dict) -> str | None:
     """The family whose sampling these t2v settings are, when a preset spells it out without naming it."""
     for name, f in FAMILIES.items():
         v = f.t2v_values()
-        if not f.unsupported and all(t2v[k] == v[k] for k in ("scheduler", "steps", "guidance")) \
+        if all(t2v[k] == v[k] for k in ("scheduler", "steps", "guidance")) \
                 and all(t2v["scheduler_config"].get(k) == x for k, x in v["scheduler_config"].items()):
             return name
     return None
@@ -83,12 +79,15 @@ def apply_family(t2v: dict, explicit: frozenset) -> tuple[dict, list[str]]:
             out[key] = value
         elif t2v[key] != value:
             notes.append(f"t2v.{key} = {t2v[key]!r} overrides family {t2v['family']}'s {value!r}")
+    if f.lora and not t2v.get("loras"):
+        notes.append(f"family {t2v['family']} is meant with {f.lora}, and t2v.loras is empty")
     return out, notes
 
 
 # Told from the name: Lightning's step count (distilled from v2, it has v2's shape), and AnimateDiff's files.
 _LIGHTNING = re.compile(r"lightning\D*?(\d)[_-]?step", re.IGNORECASE)
-_NAMED = ((re.compile(r"mm_sd_v15_v2|motion-adapter-v1-5-2", re.IGNORECASE), "v2"),
+_NAMED = ((re.compile(r"animatelcm", re.IGNORECASE), "animatelcm"),
+          (re.compile(r"mm_sd_v15_v2|motion-adapter-v1-5-2", re.IGNORECASE), "v2"),
           (re.compile(r"v3_sd15_mm|motion-adapter-v1-5-3", re.IGNORECASE), "v3"),
           (re.compile(r"mm_sd_v1[45]\b|mm_sd_v1[45]\.|motion-adapter-v1-[45]$", re.IGNORECASE), "v1"))
 

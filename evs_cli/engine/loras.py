@@ -91,6 +91,12 @@ def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
     modules = [k for k in state if k.startswith("unet.") and _DOWN.search(k)]  # one per layer it adapts
     if not modules:
         raise EvsError(f"{what}: it has no UNet layers (an SDXL or text-encoder-only LoRA?)")
+    if meta and "unet.target_modules" in meta:
+        # A saved config names its targets by suffix (to_q, ...), which in the T2V UNet also matches the
+        # motion modules' attention: peft adapts only the layers in the file but warns of the others at
+        # length. Naming exactly the file's layers keeps a run's output to its own lines.
+        targets = sorted({k[len("unet."):].rsplit(".lora_", 1)[0] for k in state if k.startswith("unet.")})
+        meta = {**meta, "unet.target_modules": targets, "unet.init_lora_weights": True}
     try:
         unet.load_lora_adapter({k: v for k, v in state.items() if k.startswith("unet.")}, network_alphas=alphas,
                                adapter_name=name, prefix="unet", metadata=meta)
@@ -100,6 +106,6 @@ def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
     except Exception as e:  # noqa: BLE001 - a shape that does not fit: another base model's LoRA
         raise EvsError(f"{what}: does not fit the {model.upper()} model ({first_line(e)})") from e
     matched = sum(1 for m in unet.modules() if name in getattr(m, "lora_A", {}))
-    if matched < len(modules):
+    if matched != len(modules):
         raise EvsError(f"{what}: {len(modules) - matched} of its {len(modules)} UNet layers are not in the "
                        f"{model.upper()} UNet (a LoRA for another model?)")

@@ -144,7 +144,8 @@ class Engine:
     @torch.no_grad()
     def refine_latents(self, x0: torch.Tensor, prompt: str, seed: int = 0, noise: NoiseFn | None = None,
                        on_stage=None, clock: Clock | None = None):
-        ahead = sum(s.mode == "sdedit" for s in self.stages)
+        ahead = sum(s.mode == "sdedit" for s in self.stages) + sum(  # and an LCM stage's re-noising
+            s.calls - 1 for s in self.stages if self.grids[s.model].sampler == "lcm")
         noise = noise or seeded_noise(seed, x0.device, tuple(x0.shape), ahead)
         models = self.denoisers(prompt)
         for d in models.values():  # timesteps and blend weights on the device before the first call

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from diffusers import DDIMScheduler, EulerDiscreteScheduler
+from diffusers import DDIMScheduler, EulerDiscreteScheduler, LCMScheduler
 
 from evs_cli.engine.families import FAMILIES
 from evs_cli.engine.pipeline import preset_grids
@@ -23,12 +23,14 @@ def _recipe(name):
     if name.startswith("lightning-"):  # AnimateDiff-Lightning's card: from the SD model's own config
         return EulerDiscreteScheduler.from_config(SD15, timestep_spacing="trailing", beta_schedule="linear"), \
             int(name.split("-")[1])
+    if name == "animatelcm":  # diffusers' AnimateLCM examples: LCM from the SD model's config, linear betas
+        return LCMScheduler.from_config(SD15, beta_schedule="linear"), 10
     # AnimateDiff's inference configs: a fresh DDIM scheduler with these kwargs, 25 steps
     return DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="linear",
                          steps_offset=1, clip_sample=False), 25
 
 
-@pytest.mark.parametrize("name", [n for n, f in FAMILIES.items() if not f.unsupported])
+@pytest.mark.parametrize("name", list(FAMILIES))
 def test_each_familys_grid_is_the_one_its_recipe_builds(name):
     preset = load_preset("vc2").with_overrides([parse_override(f"t2v.family={name}"), parse_override("tV=1"),
                                                  parse_override("nV=1")])  # lightning-1 has one step
@@ -37,7 +39,7 @@ def test_each_familys_grid_is_the_one_its_recipe_builds(name):
     scheduler.set_timesteps(steps)
     assert list(grid.timesteps) == [int(t) for t in scheduler.timesteps]
     assert torch.allclose(grid.alphas_cumprod, scheduler.alphas_cumprod.double(), atol=0, rtol=1e-6)
-    assert preset.t2v.guidance == (1.0 if name.startswith("lightning") else 7.5)
+    assert preset.t2v.guidance == {"lightning": 1.0, "animatelcm": 2.0}.get(name.split("-")[0], 7.5)
 
 
 def test_the_shipped_presets_keep_the_papers_lightning_pair_and_given_values_win_with_a_note():
@@ -50,9 +52,11 @@ def test_the_shipped_presets_keep_the_papers_lightning_pair_and_given_values_win
     assert v2.schedule_params().T_V == 25  # tV and nV now count steps of v2's grid
 
 
-def test_a_family_evs_cannot_sample_as_meant_is_one_line():
-    with pytest.raises(ConfigError, match=r"t2v\.family animatelcm: it is sampled with LCM's multistep sampler"):
-        load_preset("vc2").with_overrides([parse_override("t2v.family=animatelcm")])
+def test_an_unknown_family_is_one_line_and_animatelcm_asks_for_its_lora():
+    lcm = load_preset("vc2").with_overrides([parse_override("t2v.family=animatelcm")])
+    assert lcm.family_notes == ("family animatelcm is meant with its spatial LoRA, AnimateLCM_sd15_t2v_lora"
+                                ".safetensors, at 0.8 in t2v.loras, and t2v.loras is empty",)
+    assert preset_grids(lcm, SD15)["t2v"].sampler == "lcm"
     with pytest.raises(ConfigError, match=r"t2v\.family must be one of lightning-1, .*, got 'v9'"):
         load_preset("vc2").with_overrides([parse_override("t2v.family=v9")])
 
@@ -73,7 +77,8 @@ def test_the_dry_run_shows_the_familys_sampling_and_warns_of_a_contradiction(tmp
     ("ByteDance/AnimateDiff-Lightning:animatediff_lightning_4step_diffusers.safetensors", "lightning-4"),
     ("/models/animatediff_lightning_2step_comfyui.safetensors", "lightning-2"),
     ("/models/mm_sd_v15_v2.ckpt", "v2"), ("/models/v3_sd15_mm.ckpt", "v3"), ("/models/mm_sd_v14.ckpt", "v1"),
-    ("guoyww/animatediff-motion-adapter-v1-5-2", "v2"), ("/lightning-4step/other.ckpt", None),
+    ("guoyww/animatediff-motion-adapter-v1-5-2", "v2"), ("wangfuyun/AnimateLCM", "animatelcm"),
+    ("/models/AnimateLCM_sd15_t2v.ckpt", "animatelcm"), ("/lightning-4step/other.ckpt", None),
 ])
 def test_a_family_is_told_by_its_name(source, family):
     from evs_cli.engine.families import detect

@@ -79,3 +79,40 @@ def test_v_prediction_round_trip():
     x0_hat, eps_hat = split_prediction(v, z, a, "v_prediction")
     torch.testing.assert_close(x0_hat, x0)
     torch.testing.assert_close(eps_hat, eps)
+
+
+def test_an_lcm_stage_is_lcm_schedulers_multistep_sampling():
+    """AnimateLCM's sampler: run_stage over the whole LCM grid, with a fixed fake model and one seeded noise
+    stream, gives what LCMScheduler.step gives drawing its re-noising from the same stream."""
+    from diffusers import LCMScheduler
+
+    from evs_cli.engine.schedule import run_stage, seeded_noise
+    from evs_cli.engine.stages import Stage
+
+    sched = LCMScheduler.from_config(DDIMScheduler(**SD15).config, beta_schedule="linear")
+    grid = Grid.from_scheduler(sched, 4)
+    assert grid.sampler == "lcm" and len(grid.timesteps) == 4
+    w = torch.randn(4, 4, 1, 1, generator=torch.Generator().manual_seed(3)) * 0.3
+
+    class Model:  # eps = a fixed linear map of the latent, different at every level
+        features, name = None, "t2v"
+
+        def __init__(self):
+            self.grid = grid
+
+        def activate(self):
+            pass
+
+        def __call__(self, z, t, guided=True):
+            return torch.einsum("oi,fihw->fohw", w[:, :, 0, 0], z) * (1 + t / 1000)
+
+    x0 = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    ours, rep = run_stage(x0, Stage("t2v", 4, 4, "sdedit"), Model(), seeded_noise(7, "cpu"))
+    gen = torch.Generator().manual_seed(7)
+    sched.set_timesteps(4)
+    t0 = int(sched.timesteps[0])
+    z = sched.add_noise(x0, torch.randn(x0.shape, generator=gen), torch.tensor([t0]))
+    for t in sched.timesteps:
+        z, denoised = sched.step(Model()(z, int(t)), t, z, generator=gen, return_dict=False)
+    assert rep.calls == 4
+    torch.testing.assert_close(ours, denoised, rtol=1e-5, atol=1e-5)
