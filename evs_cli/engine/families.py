@@ -85,15 +85,21 @@ def apply_family(t2v: dict, explicit: frozenset) -> tuple[dict, list[str]]:
 
 
 # Told from the name: Lightning's step count (distilled from v2, it has v2's shape), and AnimateDiff's files.
-_LIGHTNING = re.compile(r"lightning\D*?(\d)[_-]?step", re.IGNORECASE)
+_LIGHTNING_NAME = re.compile(r"lightning\D*?(\d)[_-]?step", re.IGNORECASE)
 _NAMED = ((re.compile(r"animatelcm", re.IGNORECASE), "animatelcm"),
           (re.compile(r"mm_sd_v15_v2|motion-adapter-v1-5-2", re.IGNORECASE), "v2"),
           (re.compile(r"v3_sd15_mm|motion-adapter-v1-5-3", re.IGNORECASE), "v3"),
           (re.compile(r"mm_sd_v1[45]\b|mm_sd_v1[45]\.|motion-adapter-v1-[45]$", re.IGNORECASE), "v1"))
 
 
+SD15_WIDTHS = (320, 640, 1280, 1280)  # every SD1.5 motion module's; other widths are no family of these
+
+
 def family_of_shape(seen: dict) -> str | None:
-    """AnimateDiff's family by the shape its weights show, as diffusers' single-file loader tells them apart."""
+    """AnimateDiff's family by the shape its weights show, as diffusers' single-file loader tells them apart;
+    None for a module of other widths (the toy world's, a custom one)."""
+    if tuple(seen.get("block_out_channels", SD15_WIDTHS)) != SD15_WIDTHS:
+        return None
     if seen.get("use_motion_mid_block", True):
         return "v2"  # or a model distilled from it (Lightning): only the name can tell
     return {24: "v1", 32: "v3"}.get(seen.get("motion_max_seq_length", 32))
@@ -108,7 +114,7 @@ def detect(source: str) -> tuple[str, str] | None:
     from .motion_files import safetensors_shapes, seen_in_weights
 
     named = source.replace("\\", "/").rsplit("/", 1)[-1]  # the file's or repo's own name, not its folders'
-    if m := _LIGHTNING.search(named):
+    if m := _LIGHTNING_NAME.search(named):
         return f"lightning-{m.group(1)}", "by its name"
     for pattern, name in _NAMED:
         if pattern.search(named):
