@@ -97,6 +97,10 @@ def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
         # length. Naming exactly the file's layers keeps a run's output to its own lines.
         targets = sorted({k[len("unet."):].rsplit(".lora_", 1)[0] for k in state if k.startswith("unet.")})
         meta = {**meta, "unet.target_modules": targets, "unet.init_lora_weights": True}
+    from diffusers.utils import logging as diffusers_logging
+
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity(diffusers_logging.CRITICAL)  # it logs the error we turn into one line
     try:
         unet.load_lora_adapter({k: v for k, v in state.items() if k.startswith("unet.")}, network_alphas=alphas,
                                adapter_name=name, prefix="unet", metadata=meta)
@@ -105,6 +109,8 @@ def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
                                                                 adapter_name=name, metadata=meta)
     except Exception as e:  # noqa: BLE001 - a shape that does not fit: another base model's LoRA
         raise EvsError(f"{what}: does not fit the {model.upper()} model ({first_line(e)})") from e
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
     matched = sum(1 for m in unet.modules() if name in getattr(m, "lora_A", {}))
     if matched != len(modules):
         raise EvsError(f"{what}: {len(modules) - matched} of its {len(modules)} UNet layers are not in the "

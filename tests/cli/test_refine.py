@@ -187,6 +187,18 @@ def test_a_lora_is_applied_logged_and_part_of_the_settings(tmp_path, models, tin
     assert r.returncode == 0, r.stderr
     assert _records(log)[-1]["params"]["t2i"]["loras"] == [f"{lora}:0.8"]
     assert (read_video(out / src.name).frames.float() - plain).abs().mean() > 0.5
+    import torch
+    from safetensors.torch import save_file
+
+    alien = tmp_path / "sdxl.safetensors"  # layers this UNet does not have: one line, not diffusers' log
+    save_file({"lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q.lora_down.weight": torch.zeros(4, 640),
+               "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q.lora_up.weight": torch.zeros(640, 4)},
+              str(alien))
+    r = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", alien)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and all(line.startswith("evs: ") for line in lines), lines
+    assert [line for line in lines if "error" in line] == [line for line in lines if line.startswith(
+        f"evs: error: LoRA {alien} (--lora, t2i.loras): does not fit the T2I model")]
     missing = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", tmp_path / "nope.safetensors")
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         f"evs: error: LoRA '{tmp_path / 'nope.safetensors'}' not found: no such file"]
