@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-H100_BF16_DENSE = 989e12  # as in bench_speed.py: the datasheet's dense bf16 peak (SXM)
+from bench_speed import H100_BF16_DENSE  # the peak its % of peak is computed against
 
 
 def rows_of(folder: Path) -> list[tuple[str, dict]]:

@@ -20,8 +20,7 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
-from bench_speed import PROMPT, build_models  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from bench_speed import PROMPT, build_models, count_flops  # noqa: E402
 
 from evs_cli.engine.pipeline import Engine  # noqa: E402
 from evs_cli.engine.preset import load_preset  # noqa: E402
@@ -31,12 +30,6 @@ INPUT_SIZE = {"vc2": (512, 320), "ad2": (512, 512)}  # (W, H)
 FULL = {"vc2-fast": "vc2", "ad2-fast": "ad2"}
 
 
-def counted(fn) -> int:
-    with FlopCounterMode(display=False) as c:
-        fn()
-    return c.get_total_flops()
-
-
 def count_video(models, preset_name: str, frames: int) -> dict:
     preset = load_preset(preset_name)
     engine = Engine(models, preset)
@@ -44,7 +37,7 @@ def count_video(models, preset_name: str, frames: int) -> dict:
     size = (int(w * preset.resize) // 64 * 64, int(h * preset.resize) // 64 * 64)
     video = torch.empty(frames, h, w, 3, dtype=torch.uint8, device="meta")
     box = {}
-    enc = counted(lambda: box.__setitem__("x0", engine.encode(video, size)))
+    enc = count_flops(lambda: box.__setitem__("x0", engine.encode(video, size)))
     x0 = box["x0"]
     noise = lambda shape: torch.empty(shape, device="meta")  # noqa: E731 - shapes are all the meta device has
     reports = []
@@ -53,17 +46,17 @@ def count_video(models, preset_name: str, frames: int) -> dict:
         _, r = engine.refine_latents(x0, PROMPT, noise=noise)
         reports.extend(r)
 
-    total_stages = counted(stages)
+    total_stages = count_flops(stages)
     vae = models.vae
     chunk = engine.vae_chunk(size[1], size[0])
-    dec = counted(lambda: [vae.decode(x0[s : s + chunk].to(vae.dtype)) for s in range(0, frames, chunk)])
+    dec = count_flops(lambda: [vae.decode(x0[s : s + chunk].to(vae.dtype)) for s in range(0, frames, chunk)])
     calls = {m: sum(r.calls for r in reports if r.model == m) for m in ("t2i", "t2v")}
     per_call = {}
     for m in ("t2i", "t2v"):  # one call of each model, counted alone: the schedule's count split by model
         d = engine.denoisers(PROMPT)[m]
         d.prepare("meta", frames)
         t = d.grid.timesteps[-1]
-        per_call[m] = counted(lambda: d(x0, t)) if calls[m] else 0
+        per_call[m] = count_flops(lambda: d(x0, t)) if calls[m] else 0
     return {"preset": preset_name, "frames": frames, "size": f"{size[0]}x{size[1]}", "calls": calls,
             "encode": enc, "t2i": per_call["t2i"] * calls["t2i"], "t2v": per_call["t2v"] * calls["t2v"],
             "decode": dec, "text": total_stages - (per_call["t2i"] * calls["t2i"] + per_call["t2v"] * calls["t2v"]),
