@@ -23,7 +23,6 @@ from .motion_unet import build_motion_unet
 from .options import DTYPE_ALIASES, DTYPE_NAMES
 from .sources import (
     SD15_CONFIG,
-    check_adapter_config,
     check_t2i_source,
     check_t2v_source,
     check_vae_source,
@@ -174,15 +173,9 @@ def load_motion_adapter(source: str, dtype: torch.dtype):
             return from_pretrained(MotionAdapter, source, dtype)
         except Exception as e:  # noqa: BLE001
             raise EvsError(f"T2V motion adapter {source!r}: cannot load ({first_line(e)})") from e
-    return _adapter_from_file(Path(source), dtype)
-
-
-def _adapter_from_file(path: Path, dtype: torch.dtype):
     from .motion_files import adapter_from_file
 
-    cfg_file = path.parent / "config.json"
-    given = check_adapter_config(cfg_file) if cfg_file.is_file() else {}
-    return adapter_from_file(path, {k: v for k, v in given.items() if not k.startswith("_")}, dtype)
+    return adapter_from_file(Path(source), dtype)
 
 
 def load_vae(source: str, dtype: torch.dtype):

@@ -24,6 +24,7 @@ import struct
 from pathlib import Path
 
 from ..errors import EvsError, first_line
+from .sources import check_adapter_config
 
 _ORIGINAL = ".temporal_transformer."  # in every key of an original-layout motion module
 _POSITIONS = re.compile(r"^down_blocks\.0\.motion_modules\.0\.(temporal_transformer\.)?transformer_blocks\.0\."
@@ -97,7 +98,7 @@ def adapter_config(seen: dict, given: dict, cfg_file: Path | None) -> dict:
     from diffusers import MotionAdapter
 
     accepted = set(inspect.signature(MotionAdapter.__init__).parameters) - {"self"}
-    given = {k: v for k, v in given.items() if k in accepted}  # legacy keys (motion_activation_fn, ...) go
+    given = {k: v for k, v in given.items() if k in accepted}  # _class_name and legacy keys (motion_activation_fn) go
     for name, value in seen.items():
         if name in given and not _same(given[name], value):
             raise EvsError(f"T2V motion adapter {cfg_file}: says {name} = {given[name]!r}, but the weights beside "
@@ -113,14 +114,16 @@ def _same(configured, seen) -> bool:
     return configured == seen
 
 
-def adapter_from_file(path: Path, given: dict, dtype):
-    """A MotionAdapter from a weights file in either layout; `given`: the config beside it, or {}."""
+def adapter_from_file(path: Path, dtype):
+    """A MotionAdapter from a weights file in either layout, with the config.json beside it if there is one."""
     from accelerate import init_empty_weights
     from diffusers import MotionAdapter
     from diffusers.loaders.single_file_utils import convert_animatediff_checkpoint_to_diffusers
 
+    cfg_file = path.parent / "config.json"
+    cfg_file = cfg_file if cfg_file.is_file() else None
+    given = check_adapter_config(cfg_file) if cfg_file else {}
     state = read_weights(path)
-    cfg_file = path.parent / "config.json" if given else None
     config = adapter_config(seen_in_weights(state, path), given, cfg_file)
     if is_original_layout(state):  # the conversion drops the positional tables: diffusers recomputes the same sinusoids
         state = convert_animatediff_checkpoint_to_diffusers(state)
