@@ -90,16 +90,21 @@ class Made:
         return cls(first, fields.get("prompt"), made_from)
 
 
+# Preset keys added since 0.2: they count only when set, so that outputs made before them keep their fingerprint.
+ADDED_KEYS = {("models", "vae"), ("t2i", "loras"), ("t2v", "loras"), ("t2v", "family")}
+
+
+def _set_or_old(section: str, values: dict) -> dict:
+    return {k: v for k, v in values.items() if (section, k) not in ADDED_KEYS or v not in (None, [])}
+
+
 def fingerprint(options, legacy: bool = False) -> str:
     """16 hex digits of SHA-256 over what changes every result of a run. Left out: devices, dtype, chunk sizes,
     compile (they change speed and rounding, not what was asked for), and the prompts (per video: Made).
     `legacy`: the fingerprint evs 0.1 wrote, which also hashed --prompt and the whole --prompts table, so that
     its outputs still count as made with the same settings when nothing changed."""
     d = options.preset.data
-    # keys added since 0.2 count only when set, so that outputs made before them keep their fingerprint
-    models = {k: v for k, v in d["models"].items() if not (k == "vae" and v is None)}
-    t2i = {k: v for k, v in d["t2i"].items() if not (k == "loras" and not v)}
-    t2v = {k: v for k, v in d["t2v"].items() if not (k == "family" and v is None or k == "loras" and not v)}
+    models, t2i, t2v = (_set_or_old(section, d[section]) for section in ("models", "t2i", "t2v"))
     runtime = {k: d["runtime"][k] for k in ("resize", "t2v_window", "t2v_overlap")}
     out, seeds = options.output, options.seeds
     asked = {"schedule": d["schedule"], "t2i": t2i, "t2v": t2v, "models": models, "runtime": runtime,
