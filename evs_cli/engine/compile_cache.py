@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import EvsError
 
-ENV = "TORCHINDUCTOR_CACHE_DIR"  # read by inductor at every cache access, so setting it before the first compile suffices
+ENV = "TORCHINDUCTOR_CACHE_DIR"  # inductor reads it at every cache access: set before the first compile
 
 
 def default_root() -> Path:
@@ -65,9 +65,9 @@ def machine_key(device) -> str:
     """A folder name for this torch build, Python and device model: readable, with a hash of the full text."""
     import torch
 
-    text = f"torch {torch.__version__} | python {sys.version_info[0]}.{sys.version_info[1]} | {device_model(device)}"
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-"
-                  f"{device_model(device)}").strip("-")[:80]
+    py, where = f"{sys.version_info[0]}{sys.version_info[1]}", device_model(device)
+    text = f"torch {torch.__version__} | python {py[0]}.{py[1:]} | {where}"
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"torch{torch.__version__}-py{py}-{where}").strip("-")[:80]
     return f"{slug}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 

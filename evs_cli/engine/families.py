@@ -89,7 +89,7 @@ _LIGHTNING_NAME = re.compile(r"lightning\D*?(\d)[_-]?step", re.IGNORECASE)
 _NAMED = ((re.compile(r"animatelcm", re.IGNORECASE), "animatelcm"),
           (re.compile(r"mm_sd_v15_v2|motion-adapter-v1-5-2", re.IGNORECASE), "v2"),
           (re.compile(r"v3_sd15_mm|motion-adapter-v1-5-3", re.IGNORECASE), "v3"),
-          (re.compile(r"mm_sd_v1[45]\b|mm_sd_v1[45]\.|motion-adapter-v1-[45]$", re.IGNORECASE), "v1"))
+          (re.compile(r"mm_sd_v1[45]\b|motion-adapter-v1-[45]$", re.IGNORECASE), "v1"))
 
 
 SD15_WIDTHS = (320, 640, 1280, 1280)  # every SD1.5 motion module's; other widths are no family of these

@@ -72,10 +72,10 @@ class Loras:
             for layer in unet.modules():
                 if isinstance(layer, BaseTunerLayer) and id(layer) not in seen:
                     seen.add(id(layer))
-                    layer.set_adapter([n for n in on if n in layer.lora_A])
-                    for n in on:
-                        if n in layer.lora_A:
-                            layer.set_scale(n, on[n])
+                    here = [n for n in on if n in layer.lora_A]
+                    layer.set_adapter(here)
+                    for n in here:
+                        layer.set_scale(n, on[n])
         self.active = model
 
 
@@ -112,6 +112,8 @@ def _load(path: Path, name: str, unet, text_encoder, model: str) -> None:
     finally:
         diffusers_logging.set_verbosity(verbosity)
     matched = sum(1 for m in unet.modules() if name in getattr(m, "lora_A", {}))
-    if matched != len(modules):
+    if matched < len(modules):
         raise EvsError(f"{what}: {len(modules) - matched} of its {len(modules)} UNet layers are not in the "
                        f"{model.upper()} UNet (a LoRA for another model?)")
+    if matched > len(modules):  # peft adapted layers the file has no weights for
+        raise EvsError(f"{what}: adapts {matched} layers of the {model.upper()} UNet, but holds {len(modules)}")

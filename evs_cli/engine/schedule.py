@@ -108,12 +108,11 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
             out = model(z, t)
             report.calls += 1
             x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
-            if grid.sampler == "lcm":  # a consistency step: denoise, then re-noise with fresh noise
+            lcm = grid.sampler == "lcm"
+            if lcm:  # a consistency step: the boundary-conditioned x0, re-noised below with fresh noise
                 x0_hat = grid.consistency(x0_hat, z, t)
-                if i + 1 < len(levels):
-                    eps = noise(tuple(x0.shape))
             if i + 1 < len(levels):
-                z = to_level(x0_hat, eps, grid.alpha(levels[i + 1]))  # DDIM (eta = 0), or LCM's re-noising
+                z = to_level(x0_hat, noise(tuple(x0.shape)) if lcm else eps, grid.alpha(levels[i + 1]))  # or DDIM
     return x0_hat, report
 
 
