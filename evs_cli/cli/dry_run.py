@@ -8,6 +8,7 @@ from rich.table import Table
 
 from ..batch.memory import check_fits
 from ..batch.plan import Action, Plan
+from ..engine.families import matching, sampling_note
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
 from .app import EXIT_FAILED, EXIT_OK, console
@@ -62,21 +63,17 @@ def print_stages(plan: Plan) -> None:
     print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
           f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
           f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
-    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "")
-          + "".join(f"; {m} LoRAs {', '.join(getattr(p, m).loras)}" for m in ("t2i", "t2v") if getattr(p, m).loras))
-    t2v = p.t2v
+    t2i, t2v = p.t2i, p.t2v
+    loras = "".join(f"; {name} LoRAs {', '.join(m.loras)}" for name, m in (("t2i", t2i), ("t2v", t2v)) if m.loras)
+    print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "") + loras)
     print(f"t2v sampling: {t2v.scheduler} {t2v.scheduler_config}, {t2v.steps} steps, guidance {t2v.guidance}"
           + (f" (family {t2v.family})" if t2v.family else _unnamed(p.data["t2v"])))
-    from ..engine.families import sampling_note
-
     for note in (*p.family_notes, sampling_note(p)):
         if note:
             print(f"evs: warning: {note}", file=sys.stderr)
 
 
 def _unnamed(t2v: dict) -> str:
-    from ..engine.families import matching
-
     same = matching(t2v)
     return f" (no t2v.family: the preset's own, which is {same}'s)" if same else " (no t2v.family: the preset's own)"
 

@@ -140,7 +140,8 @@ EXAMPLES = ("Examples:\n\n"
 @app.command(no_args_is_help=True, epilog=EXAMPLES)
 def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: Preset = "vc2", out: Out = None,
            prompt: PromptText = None, prompts: PromptsFile = None, sets: Sets = [], t2i: T2I = None,  # noqa: B006
-           t2v: T2V = None, vae: Vae = None, loras: Lora = [], tokenizer: Tokenizer = None, seed: Seed = 0, dtype: Dtype = None,
+           t2v: T2V = None, vae: Vae = None, loras: Lora = [], tokenizer: Tokenizer = None,  # noqa: B006
+           seed: Seed = 0, dtype: Dtype = None,
            compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
            scale: Scale = None, size: Size = None,
            fmt: Fmt = Format.MP4, crf: Crf = 17, overwrite: Overwrite = False, resume: ResumeOpt = Resume.SAME,

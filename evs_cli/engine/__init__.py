@@ -4,9 +4,9 @@ Grids and pure steps (`diffusion`), the schedule as data (`stages`) and its loop
 Algorithm 1 (`schedule`), Selective Feature Injection (`sfi`), the models as denoisers with CFG,
 chunks and temporal windows (`denoisers`, `windows`), model sources and their checks (`sources`),
 loading and the shipped SD1.5 configs (`models`, `configs/`), the T2V UNet on the T2I's spatial
-modules (`motion_unet`), motion-module weight files in
-either layout (`motion_files`), motion-module families and their T2V sampling (`families`), LoRAs switched per stage (`loras`), presets (`preset`), layer names
-(`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
+modules (`motion_unet`), motion-module weight files in either layout (`motion_files`), motion-module
+families and their T2V sampling (`families`), LoRAs switched per stage (`loras`), presets (`preset`),
+layer names (`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
 speed-ups (`speed`), where compiled graphs last (`compile_cache`) and the `Engine` that ties them
 together (`pipeline`).
 
