@@ -13,7 +13,7 @@ import pytest
 import evs_cli
 
 # Lowest first. A module may import from its own layer and from the layers before it.
-LAYERS = ["version", "errors", "engine", "io", "eval", "batch", "toy", "cli", "api"]
+LAYERS = ["version", "errors", "engine", "io", "eval", "batch", "tune", "toy", "cli", "api"]
 
 
 def layer_of(module: str, package: str) -> str:

@@ -54,6 +54,7 @@ def eval_cmd(
         summarize,
         timing_by_group,
         videos_by_group,
+        weighted_scorers,
         write_csv,
         write_json,
     )
@@ -71,7 +72,8 @@ def eval_cmd(
         # a bad log is found before minutes of scoring
         timing = timing_by_group(targets, logs, warn=lambda m: print(f"evs: warning: {m}", file=sys.stderr))
         with interruptible("no scores were written"), progress_bar("scoring") as update:
-            scorers = _weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover)
+            scorers = weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover,
+                                       warn=lambda m: print(f"evs: {m}", file=sys.stderr))
             rows = evaluate(found, reference, flow, scorers, progress=update)
     except EvsError as e:
         fail(str(e))
@@ -111,29 +113,3 @@ def _print_results(rows: list[dict], summary: list[dict], targets: list[str], ti
     for s in summary:
         t.add_row(s["group"], str(s["videos"]), *(f"{s[c]:.4f}" if c in s else "-" for c in (*cols, *extra)))
     con.print(t)
-
-
-def _weighted_scorers(device, amt, dino, ap_encoder, ap_head, dover) -> dict:
-    """Scorers for the metrics whose weights are present locally; one line per metric skipped, saying why."""
-    from ..eval.dover import dover_score, load_dover
-    from ..eval.vbench_metrics import (
-        aesthetic_score,
-        load_aesthetic,
-        load_amt,
-        load_dino,
-        motion_smoothness,
-        subject_consistency,
-    )
-
-    scorers = {}
-    for name, load, score in (("motion_smoothness", lambda: load_amt(amt, device), motion_smoothness),
-                              ("subject_consistency", lambda: load_dino(dino, device), subject_consistency),
-                              ("dover", lambda: load_dover(dover, device), dover_score),
-                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head, device), aesthetic_score)):
-        try:
-            model = load()
-        except EvsError as e:
-            print(f"evs: {e}", file=sys.stderr)
-            continue
-        scorers[name] = lambda frames, model=model, score=score: score(frames, model)
-    return scorers

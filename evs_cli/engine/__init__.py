@@ -7,8 +7,9 @@ loading and the shipped SD1.5 configs (`models`, `configs/`), the T2V UNet on th
 modules (`motion_unet`), motion-module weight files in either layout (`motion_files`), motion-module
 families and their T2V sampling (`families`), LoRAs switched per stage (`loras`), presets (`preset`),
 layer names (`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
-speed-ups (`speed`), where compiled graphs last (`compile_cache`) and the `Engine` that ties them
-together (`pipeline`).
+speed-ups (`speed`), where compiled graphs last (`compile_cache`), the `Engine` that ties them
+together (`pipeline`), and one video under many schedules with their common first stages run once
+(`shared`).
 
 Layer rule: imports only `evs_cli.errors` and its own modules. Nothing here knows about files of
 videos, folders, processes or the command line.

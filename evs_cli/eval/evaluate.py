@@ -18,7 +18,7 @@ COLUMNS = ("warp_error", "flicker", "sharpness", "psnr", "ssim", "motion_smoothn
            "dover", "aesthetic", "overall")
 
 
-def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -> Path | None:
+def reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -> Path | None:
     if reference is None:
         return None
     if reference.is_file():
@@ -27,6 +27,16 @@ def _reference_for(video: Path, rel: Path, reference: Path | None, refs: dict) -
         if key in refs:
             return refs[key]
     raise EvsError(f"{video}: no reference video matching {rel} in {reference}")
+
+
+def reference_index(reference: Path | None) -> dict[str, Path]:
+    """A reference folder's videos by relative path, by it without suffix, by file name and by stem."""
+    refs: dict[str, Path] = {}
+    if reference is not None and reference.is_dir():
+        for f, rel in find_inputs([str(reference)]):
+            for key in (rel.as_posix(), rel.with_suffix("").as_posix(), f.name, f.stem):
+                refs.setdefault(key, f)
+    return refs
 
 
 def videos_by_group(groups: list[str]) -> list[tuple[str, Path, Path]]:
@@ -48,11 +58,7 @@ def evaluate(found: list[tuple[str, Path, Path]], reference: Path | None = None,
 
     `scorers` adds metrics computed from the same decoded frames: {name: frames -> float}. `progress(done, total)`
     is called before the first video and after each."""
-    refs = {}
-    if reference is not None and reference.is_dir():
-        for f, rel in find_inputs([str(reference)]):
-            for key in (rel.as_posix(), rel.with_suffix("").as_posix(), f.name, f.stem):
-                refs.setdefault(key, f)
+    refs = reference_index(reference)
     rows = []
     for done, (g, f, rel) in enumerate(found):
         if progress:
@@ -60,7 +66,7 @@ def evaluate(found: list[tuple[str, Path, Path]], reference: Path | None = None,
         row = {"group": g, "video": str(f), "name": rel.as_posix()}
         try:
             frames = read_video(f).frames.numpy()
-            ref_path = _reference_for(f, rel, reference, refs)
+            ref_path = reference_for(f, rel, reference, refs)
             ref = read_video(ref_path).frames.numpy() if ref_path else None
             row.update(weight_free(frames, ref, flow))
             for name, score in (scorers or {}).items():
@@ -137,3 +143,31 @@ def write_csv(path: Path, rows) -> None:
         w.writeheader()
         for r in rows:
             w.writerow(r)
+
+
+def weighted_scorers(device, amt=None, dino=None, ap_encoder=None, ap_head=None, dover=None,
+                     warn=lambda message: None) -> dict:
+    """{metric: frames -> float} for the paper's metrics whose weights are present locally (None: each one's
+    default place); `warn(line)` once for each metric skipped, saying why and how to enable it."""
+    from .dover import dover_score, load_dover
+    from .vbench_metrics import (
+        aesthetic_score,
+        load_aesthetic,
+        load_amt,
+        load_dino,
+        motion_smoothness,
+        subject_consistency,
+    )
+
+    scorers = {}
+    for name, load, score in (("motion_smoothness", lambda: load_amt(amt, device), motion_smoothness),
+                              ("subject_consistency", lambda: load_dino(dino, device), subject_consistency),
+                              ("dover", lambda: load_dover(dover, device), dover_score),
+                              ("aesthetic", lambda: load_aesthetic(ap_encoder, ap_head, device), aesthetic_score)):
+        try:
+            model = load()
+        except EvsError as e:
+            warn(str(e))
+            continue
+        scorers[name] = lambda frames, model=model, score=score: score(frames, model)
+    return scorers

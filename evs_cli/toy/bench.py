@@ -125,3 +125,20 @@ def table(rows: dict) -> str:
         lines.append(f"{LABELS.get(c, c):<20}{r['warp_error']:>10.4f}{r['flicker']:>10.4f}{r['sharpness']:>11.1f}"
                      f"{r['sharpness_clean']:>9.1f}{r['sharpness_gap']:>6.2f}{decibels(r['psnr'], 8)}{r['ssim']:>7.3f}{obj}{r['seconds']:>8.2f}")
     return "\n".join(lines)
+
+
+def write_clip_folders(root, seeds, degradation: str = DEFAULT_DEGRADATION, crf: int = 0):
+    """Held-out clips as files, for the command line: root/input/<prompt>-<seed>.mp4 (VBench's naming, so the
+    prompt comes from the name) and the clean clips under the same names in root/clean. crf 0: H.264 loses
+    (next to) nothing of the luma, so the files measure like the arrays."""
+    from fractions import Fraction
+    from pathlib import Path
+
+    from ..io.video import write_mp4
+
+    root = Path(root)
+    for clip, s in zip(held_out_clips(seeds, degradation), seeds):
+        for sub, frames in (("input", clip.degraded), ("clean", clip.clean)):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            write_mp4(torch.from_numpy(frames), root / sub / f"{clip.prompt}-{s}.mp4", Fraction(8), crf=crf)
+    return root / "input", root / "clean"

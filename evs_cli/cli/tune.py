@@ -1,0 +1,185 @@
+"""`evs tune`: refine a sample of the inputs over a grid of settings, score each, pick one by a stated rule,
+and write the preset that holds it."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import EvsError, one_line
+from .app import EXIT_FAILED, EXIT_OK, app, console, fail, resolve_preset
+from .refine import (
+    T2I,
+    T2V,
+    Base,
+    Compile,
+    CompileCache,
+    Devices,
+    Dtype,
+    FromList,
+    Inputs,
+    Lora,
+    PromptsFile,
+    PromptText,
+    Quiet,
+    Ray,
+    RayAddress,
+    Resize,
+    Seed,
+    SeedPerVideo,
+    Sets,
+    Switch,
+    Tokenizer,
+    Vae,
+    expand_inputs,
+)
+
+
+class Prefer(str, Enum):
+    CONSISTENCY = "consistency"
+    BALANCED = "balanced"
+    IMAGING = "imaging"
+
+
+Opt = typer.Option
+BasePreset = Annotated[str, Opt("--preset", "-p", metavar="NAME|FILE", help=(
+    "The preset to start from (shipped name or YAML file); its values fill every key the grid does not set."))]
+Out = Annotated[Path, Opt("--out", "-o", metavar="DIR", help=(
+    "Where tune.jsonl, tradeoff.png and tuned.yaml go. A rerun with the same DIR continues: pairs already "
+    "scored are not refined again."))]
+Sample = Annotated[int, Opt("--sample", min=1, metavar="N", help=(
+    "Tune on N of the inputs, a sample seeded by --seed and spread over their subfolders."))]
+Grid = Annotated[List[str], Opt("--grid", metavar="KEY=V1,V2,...", help=(
+    "Values to try for a preset key (repeat for more keys; their product is tried), e.g. --grid tV=1,2,3 "
+    "--grid nV=1,2 --grid composition=evs,t2v. Any schedule key (tI, tT2V, tV, nV, mode, gamma, layers, "
+    "composition) or model sampling key (t2i.guidance, t2v.family, ...). Default: tT2V, tV and nV one step "
+    "either side of the base preset's."))]
+PreferOpt = Annotated[Prefer, Opt("--prefer", metavar="consistency|balanced|imaging", help=(
+    "Weight of the two axes in the choice: 0.75/0.25, 0.5/0.5 or 0.25/0.75 (consistency/imaging)."))]
+Reference = Annotated[Optional[Path], Opt("--reference", metavar="FOLDER", help=(
+    "Clean versions of the inputs (matched by relative path or file name), for PSNR, SSIM and the sharpness "
+    "gap to them on the imaging axis. Without: the sharpness gap to the input."))]
+Flow = Annotated[str, Opt("--flow", metavar="dis|farneback", help="Optical flow for warp error and flicker.")]
+Weighted = Annotated[bool, Opt("--weighted/--weight-free", help=(
+    "Also score with VBench motion smoothness and subject consistency, DOVER and the aesthetic predictor "
+    "where their weights are local (as `evs eval` finds them: $EVS_AMT, $EVS_DINO, $EVS_DOVER, "
+    "$EVS_AP_HEAD, caches); --weight-free skips looking."))]
+
+EXAMPLES = ("Examples:\n\n"
+            "  evs tune vbench_videos/ --preset vc2 --out tune-vc2/\n\n"
+            "  evs tune clips/ --preset ad2 --out tune-ad2/ --grid tV=2,3,4,5 --grid nV=1,2 --prefer consistency\n\n"
+            "  evs refine vbench_videos/ --preset tune-vc2/tuned.yaml --out refined/")
+
+
+@app.command(no_args_is_help=True, epilog=EXAMPLES)
+def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: BasePreset = "vc2",
+         out: Out = Path("evs-tune"), sample: Sample = 5, grid: Grid = [], prefer: PreferOpt = Prefer.BALANCED,  # noqa: B006
+         reference: Reference = None, prompt: PromptText = None, prompts: PromptsFile = None,
+         sets: Sets = [], t2i: T2I = None, t2v: T2V = None, vae: Vae = None, loras: Lora = [],  # noqa: B006
+         tokenizer: Tokenizer = None, seed: Seed = 0, seed_per_video: SeedPerVideo = Switch.ON, dtype: Dtype = None,
+         compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
+         devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None, flow: Flow = "dis",
+         weighted: Weighted = True, quiet: Quiet = False):
+    """Find the T2V block's settings for your videos: refine a sample at each setting of a grid (the stages
+    before the block once per video), score consistency (warp error, flicker) and imaging (PSNR/SSIM against
+    --reference, else the sharpness kept from the input), and choose.
+
+    The rule: each measure's mean is normalised over the grid (1 best, 0 worst), an axis is the mean of its
+    measures, and the setting nearest the ideal (1, 1), weighted by --prefer, is chosen; one that is worse than
+    the input on a measure for most sampled videos, where the base preset is not, is never chosen over the base.
+    Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings, the Pareto front,
+    base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`."""
+    from ..batch.options import Prompts, RunOptions, Seeds
+    from ..engine.compile_cache import unusable
+    from ..io.prompts import load_prompt_table
+    from ..tune.run import TuneRequest, make_plan
+
+    if ray and devices:
+        fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
+    if ray_address and not ray:
+        fail("--ray-address needs --ray")
+    if flow not in ("dis", "farneback"):
+        fail(f"--flow must be dis or farneback, got {flow!r}")
+    warn = (lambda m: None) if quiet else (lambda m: print(f"evs: warning: {one_line(m)}", file=sys.stderr))
+    try:
+        if ray:
+            from ..batch.ray_connect import require_ray
+
+            require_ray()
+        p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae, loras)
+        named, listed = expand_inputs(inputs or [], from_list)
+        if base is not None and not base.is_dir():
+            raise EvsError(f"--base: {base} is not a folder")
+        if compile_cache is not None and (why := unusable(compile_cache)):
+            raise EvsError(f"--compile-cache {compile_cache}: {why}")
+        table = load_prompt_table(prompts) if prompts is not None else {}
+        run = RunOptions(p, prompts=Prompts(prompt, table), seeds=Seeds(seed, seed_per_video is Switch.ON),
+                         compile_cache=compile_cache)
+        where = tuple(d.strip() for d in (devices or "").split(",") if d.strip())
+        request = TuneRequest(tuple(named), run, out, tuple(listed), base, sample, tuple(grid), prefer.value,
+                              reference, flow, where, ray, ray_address, weighted)
+        plan = make_plan(request, warn)
+    except EvsError as e:
+        fail(str(e))
+    raise typer.Exit(_run(plan, quiet, warn))
+
+
+def _run(plan, quiet: bool, warn) -> int:
+    from ..batch.outputs import write_whole
+    from ..tune.choose import choose
+    from ..tune.measures import used
+    from ..tune.report import draw_tradeoff, table_rows, tuned_yaml
+    from ..tune.run import PICTURE, TUNED, execute, results
+    from .progress import interruptible, progress_bar
+
+    req = plan.request
+    say = (lambda m: None) if quiet else (lambda m: print(f"evs: {one_line(m)}", file=sys.stderr))
+    for note in plan.notes:
+        say(f"note: {note}")
+    done_before = len(plan.videos) * len(plan.settings) - plan.left
+    say(f"tuning {len(plan.settings)} settings on {len(plan.videos)} of {plan.found} videos"
+        + (f" ({done_before} pairs already scored in {plan.records.path})" if done_before else ""))
+    kept = f"every pair scored so far is kept in {plan.records.path}; rerun the same command to continue"
+    try:
+        with interruptible(kept), progress_bar("tuning") as update:
+            outcome = execute(plan, update)
+    except EvsError as e:
+        fail(str(e))
+    for note in outcome.notes:
+        say(note)
+    for line in outcome.failures:
+        print(f"evs: error: {one_line(line)}", file=sys.stderr)
+    if outcome.failures:
+        print(f"evs: {len(outcome.failures)} of {len(plan.videos)} videos could not be tuned; {TUNED} not written "
+              f"({kept})", file=sys.stderr)
+        return EXIT_FAILED
+    per, inputs = results(plan)
+    measures = used([*inputs.values(), *(r for rows in per.values() for r in rows.values())])
+    choice = choose(per, inputs, "base", req.prefer, measures)
+    head, rows = table_rows(choice, inputs)
+    t = Table(*head, title=f"{len(inputs)} videos, means; measures: {', '.join(measures)}", title_justify="left")
+    for r in rows:
+        t.add_row(*r)
+    console().print(t)
+    c = outcome.calls
+    if c["alone_t2i"] + c["alone_t2v"]:
+        saved = c["alone_t2i"] + c["alone_t2v"] - c["t2i"] - c["t2v"]
+        say(f"model calls: T2I {c['t2i']}, T2V {c['t2v']}; one setting at a time would make T2I {c['alone_t2i']}, "
+            f"T2V {c['alone_t2v']} ({saved} saved by sharing the stages before the block)")
+    chosen = next(s for s in plan.settings if s.label == choice.chosen.label)
+    videos = sorted(inputs)
+    text = tuned_yaml(choice, req.run.preset, chosen.preset, videos, ", ".join(req.inputs + req.listed))
+    try:
+        req.out.mkdir(parents=True, exist_ok=True)
+        write_whole(req.out / TUNED, lambda tmp: tmp.write_text(text))
+        write_whole(req.out / PICTURE, lambda tmp: draw_tradeoff(choice, tmp, f"evs tune: {req.run.preset.name} on "
+                                                                 f"{len(videos)} videos, --prefer {req.prefer}"))
+    except OSError as e:
+        fail(f"{req.out}: cannot write the results ({e.strerror or e})")
+    print(f"chosen: {choice.chosen.label} ({choice.why}); preset: {req.out / TUNED}")
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""What a tune measures on each refined video, and on which axis each measure counts.
+
+Consistency: warp error and flicker (always), VBench motion smoothness and subject consistency (when their
+weights are local). Imaging: PSNR and SSIM against --reference and the sharpness gap to it; without a
+reference, the sharpness gap to the input (how much of its detail survives); DOVER and the aesthetic
+predictor when their weights are local.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..eval.metrics import match_reference, sharpness, weight_free
+
+# measure -> (axis, whether higher is better)
+MEASURES = {
+    "warp_error": ("consistency", False),
+    "flicker": ("consistency", False),
+    "motion_smoothness": ("consistency", True),
+    "subject_consistency": ("consistency", True),
+    "psnr": ("imaging", True),
+    "ssim": ("imaging", True),
+    "sharpness_gap": ("imaging", False),
+    "dover": ("imaging", True),
+    "aesthetic": ("imaging", True),
+}
+# Measures where the input has a value worth beating; the sharpness gap to the input is 0 for the input itself.
+AGAINST_INPUT = ("warp_error", "flicker", "psnr", "ssim", "motion_smoothness", "subject_consistency", "dover",
+                 "aesthetic")
+
+
+def sharpness_gap(sharp: float, of: float) -> float:
+    """|log(sharpness / the other's)|: softer and noisier both count as further away."""
+    return abs(float(np.log(max(sharp, 1e-6) / max(of, 1e-6))))
+
+
+def score(frames: np.ndarray, input_sharpness: float, reference: np.ndarray | None, flow: str = "dis",
+          scorers: dict | None = None) -> dict:
+    """Every available measure of one video (uint8 frames), as a flat dict of floats."""
+    row = weight_free(frames, reference, flow)
+    if reference is not None:
+        row["sharpness_gap"] = sharpness_gap(row["sharpness"], sharpness(match_reference(frames, reference)))
+    else:
+        row["sharpness_gap"] = sharpness_gap(row["sharpness"], input_sharpness)
+    for name, fn in (scorers or {}).items():
+        row[name] = float(fn(frames))
+    return row
+
+
+def used(rows: list[dict]) -> list[str]:
+    """The measures every row has, in MEASURES order (a tune compares like with like)."""
+    return [m for m in MEASURES if rows and all(m in r for r in rows)]

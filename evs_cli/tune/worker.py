@@ -1,0 +1,121 @@
+"""One device's share of a tune: the models loaded once, then each sampled video refined at every setting it
+still lacks, the common first stages once (engine.shared), each result scored and handed back as a record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import EvsError, first_line
+from .records import INPUT
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """What every worker needs, in any process (picklable)."""
+
+    run: object  # batch.options.RunOptions: the base preset, prompts, seeds, compile cache
+    labels: tuple[str, ...]  # one per setting, the base first
+    presets: tuple  # engine.preset.Preset per setting
+    fingerprints: tuple[str, ...]  # settings fingerprint per setting
+    flow: str = "dis"
+    weighted: bool = True  # VBench / DOVER / AP scores where their weights are local
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    input: Path
+    rel: Path
+    reference: Path | None
+    todo: tuple[tuple[int, str], ...]  # (setting index, pair key) still without a record
+    input_pair: str  # the pair key of the input's own scores
+
+
+class TuneWorker:
+    def __init__(self, options: TuneOptions, device: str):
+        from ..engine.compile_cache import use_compile_cache
+        from ..engine.models import load_models, parse_dtype, resolve_dtype
+        from ..engine.pipeline import Engine
+        from ..engine.speed import speed_up
+
+        self.options, self.device = options, device
+        base = options.run.preset
+        models = load_models(base.t2i_model, base.t2v_model, device, parse_dtype(resolve_dtype(base.dtype, device)),
+                             base.tokenizer, base.vae_model, (base.t2i.loras, base.t2v.loras))
+        if base.compile:
+            use_compile_cache(options.run.compile_cache, device)
+        speed_up(models, compile=base.compile, vae_layout=base.vae_layout)
+        self.engines = [Engine(models, p) for p in options.presets]
+        self.notes: list[str] = []  # weighted measures skipped, and why
+        self.scorers = self._scorers() if options.weighted else {}
+
+    def _scorers(self) -> dict:
+        from ..eval.evaluate import weighted_scorers
+
+        scorers = weighted_scorers(self.device)
+        missing = [m for m in ("motion_smoothness", "subject_consistency", "dover", "aesthetic") if m not in scorers]
+        if missing:
+            self.notes.append(f"no local weights for {', '.join(missing)}: not measured (`evs eval --help` says "
+                              "where each one's weights are looked for)")
+        return scorers
+
+    def run(self, task: VideoTask, emit) -> dict:
+        """Refine and score one video; `emit(record)` for each pair as it is scored. Returns the model calls made
+        and the calls the same settings make one by one. EvsError: the video cannot be tuned (one line)."""
+        from ..engine.shared import refine_shared
+        from ..engine.stages import count_calls
+        from ..eval.metrics import sharpness
+        from ..io.prompts import resolve_prompt
+        from ..io.video import read_video, target_size
+        from .measures import score
+
+        o = self.options
+        video = read_video(task.input)
+        prompt, _ = resolve_prompt(task.input, task.rel, o.run.prompts.text, o.run.prompts.table)
+        ref = read_video(task.reference).frames.numpy() if task.reference is not None else None
+        frames = video.frames.numpy()
+        input_sharp = sharpness(frames)
+        base = {"video": task.rel.as_posix(), "input": str(task.input), "prompt": prompt,
+                "reference": str(task.reference) if task.reference else None}
+        emit({**base, "pair": task.input_pair, "setting": INPUT,
+              "scores": score(frames, input_sharp, ref, o.flow, self.scorers)})
+        if not task.todo:
+            return {"t2i": 0, "t2v": 0, "alone_t2i": 0, "alone_t2v": 0}
+        seed = o.run.seeds.for_video(task.rel)
+        engine0 = self.engines[task.todo[0][0]]
+        x0 = engine0.encode(video.frames, target_size(*video.size, o.run.preset.resize))
+        engines = [self.engines[i] for i, _ in task.todo]
+        clock = [time.perf_counter()]
+
+        def scored(n, latent, reports):
+            i, pair = task.todo[n]
+            out = self.engines[i].decode(latent, video.size).numpy()
+            if not np.isfinite(latent.cpu().numpy()).all():
+                raise EvsError(f"{task.input}: setting {o.labels[i]} diverged (NaN or inf latents)")
+            calls = count_calls(self.engines[i].stages)
+            now = time.perf_counter()
+            emit({**base, "pair": pair, "setting": o.labels[i], "settings": o.fingerprints[i], "seed": seed,
+                  "values": dict(o.presets[i].data["schedule"]), "calls": {k: calls[k] for k in ("t2i", "t2v")},
+                  "seconds": round(now - clock[0], 4), "device": self.device,
+                  "scores": score(out, input_sharp, ref, o.flow, self.scorers)})
+            clock[0] = time.perf_counter()
+
+        run = refine_shared(engines, x0, prompt, seed, on_setting=scored)
+        alone = [count_calls(e.stages) for e in engines]
+        return {"t2i": run.calls["t2i"], "t2v": run.calls["t2v"],
+                "alone_t2i": sum(c["t2i"] for c in alone), "alone_t2v": sum(c["t2v"] for c in alone)}
+
+
+def run_safely(worker: TuneWorker, task: VideoTask, emit) -> tuple[dict | None, str | None]:
+    """(calls, None), or (None, one line) when this video fails: the rest of the tune goes on."""
+    try:
+        with torch.no_grad():
+            return worker.run(task, emit), None
+    except EvsError as e:
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - a library's error on one video is that video's failure, named
+        return None, f"{task.input}: {first_line(e)}"

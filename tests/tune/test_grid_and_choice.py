@@ -1,0 +1,140 @@
+"""The tune's pure parts: the settings a grid gives, the sample, the records file, and the rule that chooses."""
+
+import json
+import math
+
+import pytest
+
+from evs_cli.engine.preset import load_preset
+from evs_cli.errors import EvsError
+from evs_cli.tune.choose import WEIGHTS, axes_of, choose, front, objective
+from evs_cli.tune.grid import default_axes, parse_grid, settings_of, split_values
+from evs_cli.tune.records import Records
+from evs_cli.tune.sample import sample
+
+
+# -- grid ---------------------------------------------------------------------------------------------
+def test_values_split_at_commas_outside_brackets():
+    assert split_values("1, 2,[up.1,mid],{a: 1, b: 2}") == ["1", "2", "[up.1,mid]", "{a: 1, b: 2}"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("tV", "expects KEY=V1,V2"), ("tV=", "expects KEY=V1,V2"), ("tV=1,,2", "an empty value"),
+    ("models.t2i=a,b", "shares its models"), ("runtime.resize=1,2", "shares its models"),
+    ("t2i.loras=[a.safetensors]", "shares its models"), ("stages=x", "shares its models")])
+def test_a_grid_it_cannot_tune_is_one_line_naming_it(text, message):
+    with pytest.raises(EvsError, match=message):
+        parse_grid([text])
+
+
+def test_a_key_gridded_twice_is_refused_whichever_way_it_is_spelt():
+    with pytest.raises(EvsError, match="given twice"):
+        parse_grid(["tV=1,2", "schedule.tV=3"])
+
+
+def test_the_grid_is_the_product_without_invalid_or_repeated_schedules():
+    base = load_preset("toy")  # tI 6, tT2V 2, tV 1, nV 1
+    settings, notes = settings_of(base, parse_grid(["tV=1,2", "nV=1,2", "composition=evs,t2v"]))
+    labels = [s.label for s in settings]
+    # evs: (1,1) is the base itself, (1,2) is invalid, (2,1), (2,2); t2v: nV does not matter -> tV 1 and 2 once each
+    assert labels == ["base", "tV=1 composition=t2v", "tV=2 nV=1 composition=evs", "tV=2 composition=t2v",
+                      "tV=2 nV=2 composition=evs"]
+    assert any("1 combination left out: nV must be" in n for n in notes)
+    assert any("3 combinations gave a schedule already in the grid" in n for n in notes)  # base, t2v twice
+    assert settings[0].is_base and settings[4].preset.data["schedule"]["nV"] == 2
+
+
+def test_a_grid_of_nothing_new_is_an_error():
+    with pytest.raises(EvsError, match="no setting other than the base"):
+        settings_of(load_preset("toy"), parse_grid(["tV=1"]))
+
+
+def test_a_bad_value_is_left_out_with_the_presets_own_message():
+    settings, notes = settings_of(load_preset("toy"), parse_grid(["tV=1,2,99"]))
+    assert [s.label for s in settings] == ["base", "tV=2"]
+    assert any("tV must be an integer in 1..8, got 99" in n for n in notes)
+
+
+def test_the_default_grid_is_one_step_around_the_base_block():
+    assert default_axes(load_preset("vc2")) == [("tT2V", ["4", "8", "12"]), ("tV", ["2", "3", "4"]),
+                                                ("nV", ["1", "2", "3"])]  # vc2: tI 20, tT2V 8, tV 3, nV 2
+    toy = dict(default_axes(load_preset("toy")))  # tI 6, tT2V 2, tV 1, nV 1: clipped at the grid's ends
+    assert toy == {"tT2V": ["1", "2", "3"], "tV": ["1", "2"], "nV": ["1", "2"]}
+
+
+# -- sample -------------------------------------------------------------------------------------------
+def test_the_sample_is_spread_over_subfolders_and_independent_of_listing_order(tmp_path):
+    from pathlib import Path
+
+    found = [(tmp_path / d / f"{i}.mp4", Path(d) / f"{i}.mp4") for d in ("a", "b", "c") for i in range(10)]
+    picked = sample(found, 6, seed=1)
+    assert sorted(p.parts[0] for _, p in picked) == ["a", "a", "b", "b", "c", "c"]
+    assert sample(list(reversed(found)), 6, seed=1) == picked
+    assert sample(found, 6, seed=2) != picked
+    assert len(sample(found, 100)) == 30
+
+
+# -- records ------------------------------------------------------------------------------------------
+def test_a_cut_last_record_is_dropped_and_the_next_append_starts_a_line(tmp_path):
+    path = tmp_path / "tune.jsonl"
+    path.write_text(json.dumps({"pair": "a", "scores": {}}) + "\n" + '{"pair": "b", "sco')
+    warned = []
+    r = Records(path, warned.append)
+    assert "a" in r and "b" not in r and "cut off" in warned[0]
+    r.append({"pair": "c", "scores": {}})
+    assert [json.loads(x)["pair"] for x in path.read_text().splitlines()] == ["a", "c"]
+
+
+def test_a_broken_line_inside_the_records_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "tune.jsonl"
+    path.write_text('not json\n{"pair": "a"}\n')
+    with pytest.raises(EvsError, match="line 1 is not a JSON record"):
+        Records(path)
+
+
+# -- the rule -----------------------------------------------------------------------------------------
+MEASURES = ["warp_error", "psnr"]
+
+
+def _per_video(table):
+    """{label: (warp, psnr)} the same on two videos."""
+    return {k: {v: {"warp_error": w, "psnr": p} for v in ("v1", "v2")} for k, (w, p) in table.items()}
+
+
+INPUTS = {v: {"warp_error": 0.05, "psnr": 20.0} for v in ("v1", "v2")}
+
+
+def test_each_axis_is_normalised_over_the_grid_and_the_nearest_to_the_ideal_wins():
+    per = _per_video({"base": (0.030, 22.0), "a": (0.020, 21.0), "b": (0.025, 23.0), "c": (0.040, 21.5)})
+    c = choose(per, INPUTS, "base", "balanced", MEASURES)
+    pts = {p.label: p for p in c.points}
+    assert (pts["a"].consistency, pts["a"].imaging) == (1.0, 0.0)
+    assert pts["b"].consistency == pytest.approx(0.75) and pts["b"].imaging == 1.0
+    assert pts["b"].objective == pytest.approx(math.sqrt(0.5 * 0.25**2))
+    assert c.chosen.label == "b" and {p.label for p in front(c.points)} == {"a", "b"}
+    assert not pts["c"].on_front and pts["a"].on_front
+    # consistency weighted 3:1: b (sqrt(0.75 * 0.25^2) = 0.22) is still nearer than a (sqrt(0.25) = 0.5)
+    assert choose(per, INPUTS, "base", "consistency", MEASURES).chosen.label == "b"
+    far = _per_video({"base": (0.030, 22.0), "a": (0.020, 21.9), "b": (0.029, 23.0)})
+    assert choose(far, INPUTS, "base", "consistency", MEASURES).chosen.label == "a"
+    assert choose(far, INPUTS, "base", "imaging", MEASURES).chosen.label == "b"
+
+
+def test_a_setting_worse_than_the_input_on_most_videos_is_not_chosen_over_the_base():
+    # 'a' is nearest the ideal but loses PSNR to the input (20 dB) on both videos; the base does not
+    per = _per_video({"base": (0.030, 21.0), "a": (0.010, 19.95), "b": (0.020, 20.2), "d": (0.011, 19.0)})
+    c = choose(per, INPUTS, "base", "balanced", MEASURES)
+    best = min(c.points, key=lambda p: p.objective)
+    assert best.label == "a" and c.chosen.label != "a"
+    assert c.chosen.label == "b" and "worse than the input on psnr" in c.why
+    # ... unless the base is worse there too: then that measure cannot tell them apart
+    per = _per_video({"base": (0.030, 19.0), "a": (0.010, 19.95), "b": (0.020, 19.5)})
+    assert choose(per, INPUTS, "base", "balanced", MEASURES).chosen.label == "a"
+
+
+def test_the_objective_scores_other_videos_on_the_tunes_own_ranges():
+    ranges = {"warp_error": (0.02, 0.04), "psnr": (20.0, 24.0)}
+    assert axes_of({"warp_error": 0.02, "psnr": 24.0}, ranges) == (1.0, 1.0)
+    assert objective({"warp_error": 0.03, "psnr": 22.0}, ranges) == pytest.approx(0.5)
+    assert objective({"warp_error": 0.05, "psnr": 24.0}, ranges, "consistency") == pytest.approx(
+        math.sqrt(WEIGHTS["consistency"][0] * 1.5**2))
