@@ -4,8 +4,9 @@ For each degradation family: write 4 tuning clips (and their clean versions) as 
 them through the command line with --reference over a grid of tI, tT2V, tV, nV and the composition, and
 again without --reference; then score the shipped `toy` preset and each choice on 8 other clips of that
 family, measured by `evs tune` itself (a grid of that one setting: the same files and measures). Prints, per family, every measure for
-input / shipped / tuned, the rule's objective on the tune's own ranges, and the clip-to-clip spread of the
-paired difference (tuned - shipped); copies each tradeoff.png to --out.
+input / shipped / tuned, the rule's objective on the tune's own ranges (each clip relative to its input, as the
+rule takes them), and the clip-to-clip spread of the paired difference (tuned - shipped); copies each
+tradeoff.png to --out and writes summary.json.
 
     python scripts/tune_toy.py --out tune-toy            # about 25 minutes on 2 CPU cores
 """
@@ -85,7 +86,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from evs_cli.toy.bench import write_clip_folders
-    from evs_cli.tune.choose import objective
+    from evs_cli.tune.choose import mean_relative, objective
 
     def seeds(text):
         a, b = map(int, text.split("-"))
@@ -106,12 +107,15 @@ def main() -> None:
         _, _, tuned_blind = held_out(test_dir, test_clean, root / "held-out-blind", blind_setting, args.prefer)
         videos = sorted(inputs)
         rows = {"input": inputs, "shipped": shipped, "tuned": tuned, "tuned, no reference": tuned_blind}
-        per_clip = {k: [objective(v[c], choice.ranges, args.prefer) for c in videos] for k, v in rows.items()}
+        ms = choice.measures
+        per_clip = {k: [objective(mean_relative({c: v[c]}, {c: inputs[c]}, ms), choice.ranges, args.prefer)
+                        for c in videos] for k, v in rows.items()}
         diff = np.array(per_clip["tuned"]) - np.array(per_clip["shipped"])
         fam_sum = {"chosen": choice.chosen.label, "chosen_without_reference": blind.chosen.label, "rows": {}}
         for k, v in rows.items():
             means = {m: float(np.mean([v[c][m] for c in videos])) for m in MEASURES}
-            fam_sum["rows"][k] = {**means, "objective": objective(means, choice.ranges, args.prefer)}
+            fam_sum["rows"][k] = {**means, "objective": objective(mean_relative(v, inputs, ms), choice.ranges,
+                                                                  args.prefer)}
         sd = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
         fam_sum["difference"] = {"mean": float(diff.mean()), "std": sd, "sem": sd / np.sqrt(len(diff)),
                                  "clips_better": int((diff < 0).sum()), "clips": len(diff)}

@@ -89,9 +89,11 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
     before the block once per video), score consistency (warp error, flicker) and imaging (PSNR/SSIM against
     --reference, else the sharpness kept from the input), and choose.
 
-    The rule: each measure's mean is normalised over the grid (1 best, 0 worst), an axis is the mean of its
-    measures, and the setting nearest the ideal (1, 1), weighted by --prefer, is chosen; one that is worse than
-    the input on a measure for most sampled videos, where the base preset is not, is never chosen over the base.
+    The rule: each measure is an error relative to the video's input (log ratio), an axis is the mean of its
+    measures, each axis is normalised over the grid (1 best, 0 worst), and the setting nearest the ideal (1, 1),
+    weighted by --prefer, is chosen. It replaces the base preset only if it beats it by more than the standard
+    error over the sampled videos, and never if it is worse than the input on a measure for most of them where
+    the base is not.
     Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings, the Pareto front,
     base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`."""
     from ..batch.options import Prompts, RunOptions, Seeds
@@ -147,7 +149,7 @@ def _run(plan, quiet: bool, warn) -> int:
     kept = f"every pair scored so far is kept in {plan.records.path}; rerun the same command to continue"
     try:
         with interruptible(kept), progress_bar("tuning") as update:
-            outcome = execute(plan, update)
+            outcome = execute(plan, (lambda *a: None) if quiet else update)
     except EvsError as e:
         fail(str(e))
     for note in outcome.notes:

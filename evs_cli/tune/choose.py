@@ -1,14 +1,25 @@
 """The choice: each setting as a point (consistency, imaging), the Pareto front, and the rule that picks one.
 
-1. Each measure's mean over the sampled videos is normalised over the grid: 1 for the best setting, 0 for the
-   worst (a measure on which all settings agree counts 1 for each). An axis is the mean of its measures.
-2. Objective: the distance to the ideal (1, 1), sqrt(w_c (1 - c)^2 + w_i (1 - i)^2), with weights (w_c, w_i)
+1. Every measure becomes an error that lower makes better, and is taken relative to the video's input as the
+   log of their ratio (`relative`): warp error and flicker as they are, PSNR as its MSE, SSIM, motion
+   smoothness and subject consistency as 1 - score, DOVER as 100 - score, the aesthetic score as 10 - score,
+   the sharpness gap (a log ratio itself) as exp(gap). So -0.1 is 10% less error than the input on any
+   measure, and a clip with twice the flicker does not count twice.
+2. An axis is the mean of its measures' relative errors over measures and sampled videos; each axis is then
+   normalised over the grid: 1 for the best setting, 0 for the worst (an axis on which all agree: 1 each).
+3. Objective: the distance to the ideal (1, 1), sqrt(w_c (1 - c)^2 + w_i (1 - i)^2), with weights (w_c, w_i)
+   (an axis past 1, possible on other videos, counts as 1)
    by --prefer: consistency (0.75, 0.25), balanced (0.5, 0.5), imaging (0.25, 0.75). The nearest setting
    lies on the front (a dominated one is further away on both axes).
-3. Safety: a setting that is worse than the input on one of measures.AGAINST_INPUT on most (over half) of the
-   sampled videos is not chosen over the base preset, unless the base is too (then that measure cannot tell
-   them apart); the nearest setting that passes is chosen, and the base always passes.
-The same ranges score any setting on other videos (`objective`), so a choice can be checked on held-out clips.
+4. Safety: a setting is not chosen over the base preset
+   - if it is worse than the input on one of measures.AGAINST_INPUT on most (over half) of the sampled videos
+     and the base is not (where the base is too, that measure cannot tell them apart);
+   - or if it does not beat the base clearly: the objective on each video alone, minus the base's, must have
+     a mean below 0 by more than its standard error over the videos (a few videos can favour a setting by
+     chance; then the base, which was chosen for a reason, stays).
+   The nearest setting that passes both is chosen; the base always passes.
+The same ranges score any setting on other videos (`objective` of `mean_relative`), so a choice can be checked
+on held-out clips.
 """
 
 from __future__ import annotations
@@ -26,13 +37,17 @@ WEIGHTS = {"consistency": (0.75, 0.25), "balanced": (0.5, 0.5), "imaging": (0.25
 @dataclass
 class Point:
     label: str
-    means: dict[str, float]  # measure -> mean over the sampled videos
+    means: dict[str, float]  # measure -> mean over the sampled videos (what the table shows)
+    relative: dict[str, float] = field(default_factory=dict)  # axis -> mean relative error (what is normalised)
     consistency: float = 0.0  # normalised axis, 1 best on the grid
     imaging: float = 0.0
     objective: float = 0.0  # distance to the ideal; lower is better
     on_front: bool = False
     worse_than_input: dict[str, int] = field(default_factory=dict)  # measure -> videos it is worse on
     is_base: bool = False
+    per_video: list[float] = field(default_factory=list)  # the objective on each sampled video alone
+    gain: float = 0.0  # mean over videos of (objective - the base's); below 0 is better than the base
+    gain_se: float = 0.0  # its standard error over the videos
 
 
 @dataclass
@@ -41,31 +56,49 @@ class Choice:
     chosen: Point
     base: Point
     measures: list[str]
-    ranges: dict[str, tuple[float, float]]  # measure -> (lowest, highest) mean over the grid
+    ranges: dict[str, tuple[float, float]]  # axis -> (lowest, highest) mean relative error over the grid
     prefer: str
     videos: int
     why: str  # one sentence: how the choice was made
 
 
-def ranges_of(means: list[dict], measures: list[str]) -> dict[str, tuple[float, float]]:
-    return {m: (min(d[m] for d in means), max(d[m] for d in means)) for m in measures}
+# Each measure as an error (lower is better, positive), so that one log ratio compares any two videos' values.
+ERROR = {
+    "warp_error": lambda x: x, "flicker": lambda x: x,
+    "psnr": lambda x: 10 ** (-x / 10), "sharpness_gap": math.exp,
+    "ssim": lambda x: 1 - x, "motion_smoothness": lambda x: 1 - x, "subject_consistency": lambda x: 1 - x,
+    "dover": lambda x: 100 - x, "aesthetic": lambda x: 10 - x,
+}
+AXES = ("consistency", "imaging")
 
 
-def axes_of(means: dict, ranges: dict) -> tuple[float, float]:
-    """(consistency, imaging) of one setting's means, each measure normalised by the grid's range."""
-    per = {"consistency": [], "imaging": []}
-    for m, (lo, hi) in ranges.items():
-        axis, higher = MEASURES[m]
-        g = 1.0 if hi == lo else (means[m] - lo) / (hi - lo)
-        per[axis].append(g if higher else 1.0 - g if hi != lo else 1.0)
-    return tuple(float(np.mean(per[a])) if per[a] else 1.0 for a in ("consistency", "imaging"))
+def relative(scores: dict, input_scores: dict, measures) -> dict[str, float]:
+    """One video's measures against its input's: log(error / input's error); below 0 is better than the input."""
+    return {m: math.log(max(ERROR[m](scores[m]), 1e-9) / max(ERROR[m](input_scores[m]), 1e-9)) for m in measures}
 
 
-def objective(means: dict, ranges: dict, prefer: str = "balanced") -> float:
-    """The rule's distance to the ideal for `means` (one setting, on any videos), on the tune's own ranges."""
-    c, i = axes_of(means, ranges)
+def mean_relative(rows: dict[str, dict], inputs: dict[str, dict], measures) -> dict[str, float]:
+    """Per axis, the mean of `relative` over its measures and the videos: rows[video], inputs[video] are scores."""
+    per = [relative(rows[v], inputs[v], measures) for v in inputs]
+    return {a: float(np.mean([r[m] for r in per for m in measures if MEASURES[m] == a] or [0.0])) for a in AXES}
+
+
+def ranges_of(axes: list[dict]) -> dict[str, tuple[float, float]]:
+    return {a: (min(d[a] for d in axes), max(d[a] for d in axes)) for a in AXES}
+
+
+def axes_of(relative_axes: dict, ranges: dict) -> tuple[float, float]:
+    """(consistency, imaging) of one setting's `mean_relative`, each normalised by the grid's range (1 best)."""
+    return tuple(1.0 if hi == lo else (hi - relative_axes[a]) / (hi - lo) for a, (lo, hi) in
+                 ((a, ranges[a]) for a in AXES))
+
+
+def objective(relative_axes: dict, ranges: dict, prefer: str = "balanced") -> float:
+    """The rule's distance to the ideal for one setting's `mean_relative` (on any videos), on the tune's ranges."""
+    c, i = axes_of(relative_axes, ranges)
     wc, wi = WEIGHTS[prefer]
-    return math.sqrt(wc * (1 - c) ** 2 + wi * (1 - i) ** 2)
+    # Beyond the grid's best (another video, or one video alone) is the ideal, not a step away from it.
+    return math.sqrt(wc * max(0.0, 1 - c) ** 2 + wi * max(0.0, 1 - i) ** 2)
 
 
 def front(points: list[Point]) -> list[Point]:
@@ -89,25 +122,38 @@ def choose(per_video: dict[str, dict[str, dict]], inputs: dict[str, dict], base:
         worse = {}
         for m in measures:
             if m in AGAINST_INPUT:
-                higher = MEASURES[m][1]
-                n = sum((rows[v][m] < inputs[v][m]) if higher else (rows[v][m] > inputs[v][m]) for v in videos)
+                n = sum(relative(rows[v], inputs[v], [m])[m] > 0 for v in videos)
                 if n:
                     worse[m] = n
-        points.append(Point(label, means, worse_than_input=worse, is_base=label == base))
-    ranges = ranges_of([p.means for p in points], measures)
+        rel = mean_relative({v: rows[v] for v in videos}, {v: inputs[v] for v in videos}, measures)
+        points.append(Point(label, means, rel, worse_than_input=worse, is_base=label == base))
+    ranges = ranges_of([p.relative for p in points])
     for p in points:
-        p.consistency, p.imaging = axes_of(p.means, ranges)
-        p.objective = objective(p.means, ranges, prefer)
+        p.consistency, p.imaging = axes_of(p.relative, ranges)
+        p.objective = objective(p.relative, ranges, prefer)
     for p in front(points):
         p.on_front = True
     base_point = next(p for p in points if p.is_base)
+    for p in points:  # the objective video by video, on the same ranges: how sure is a gain over the base?
+        p.per_video = [objective(mean_relative({v: per_video[p.label][v]}, {v: inputs[v]}, measures), ranges, prefer)
+                       for v in videos]
+    for p in points:
+        d = np.array(p.per_video) - np.array(base_point.per_video)
+        p.gain, p.gain_se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
     unsafe = {p.label: _mostly_worse(p, base_point, len(videos)) for p in points}
+    unclear = {p.label: not p.is_base and p.gain + p.gain_se >= 0 for p in points}
     best = min(points, key=lambda p: (p.objective, not p.is_base))
-    chosen = min((p for p in points if not unsafe[p.label]), key=lambda p: (p.objective, not p.is_base))
+    chosen = min((p for p in points if not unsafe[p.label] and not unclear[p.label]),
+                 key=lambda p: (p.objective, not p.is_base))
     why = f"nearest the ideal with --prefer {prefer}"
     if chosen is not best:
-        why = (f"{best.label} was nearer the ideal but worse than the input on {', '.join(unsafe[best.label])} for "
-               f"most videos, where the base is not; {chosen.label} is the nearest that is not")
+        if unsafe[best.label]:
+            why = (f"{best.label} was nearer the ideal but worse than the input on {', '.join(unsafe[best.label])} "
+                   "for most videos, where the base is not")
+        else:
+            why = (f"{best.label} was nearer the ideal but did not beat the base by more than its spread over the "
+                   f"videos (objective change {best.gain:+.3f} ± {best.gain_se:.3f})")
+        why += f"; {chosen.label} is the nearest that is " + ("not" if not chosen.is_base else "left")
     return Choice(points, chosen, base_point, measures, ranges, prefer, len(videos), why)
 
 

@@ -12,18 +12,10 @@ import numpy as np
 
 from ..eval.metrics import match_reference, sharpness, weight_free
 
-# measure -> (axis, whether higher is better)
-MEASURES = {
-    "warp_error": ("consistency", False),
-    "flicker": ("consistency", False),
-    "motion_smoothness": ("consistency", True),
-    "subject_consistency": ("consistency", True),
-    "psnr": ("imaging", True),
-    "ssim": ("imaging", True),
-    "sharpness_gap": ("imaging", False),
-    "dover": ("imaging", True),
-    "aesthetic": ("imaging", True),
-}
+# measure -> the axis it counts on (choose.ERROR says which way is better)
+MEASURES = {"warp_error": "consistency", "flicker": "consistency", "motion_smoothness": "consistency",
+            "subject_consistency": "consistency", "psnr": "imaging", "ssim": "imaging", "sharpness_gap": "imaging",
+            "dover": "imaging", "aesthetic": "imaging"}
 # Measures where the input has a value worth beating; the sharpness gap to the input is 0 for the input itself.
 AGAINST_INPUT = ("warp_error", "flicker", "psnr", "ssim", "motion_smoothness", "subject_consistency", "dover",
                  "aesthetic")

@@ -48,7 +48,7 @@ def tuned_yaml(choice: Choice, base, chosen_preset, videos: list[str], inputs_na
 
 
 def _axis(choice: Choice, axis: str) -> list[str]:
-    return [m for m in choice.measures if MEASURES[m][0] == axis]
+    return [m for m in choice.measures if MEASURES[m] == axis]
 
 
 def _scores(p, choice: Choice) -> str:
@@ -57,7 +57,7 @@ def _scores(p, choice: Choice) -> str:
 
 def draw_tradeoff(choice: Choice, path: Path, title: str) -> None:
     """One point per setting at (imaging, consistency), both normalised (1 best), the front joined by a line, the
-    base and the choice ringed, each point labelled."""
+    base and the choice ringed; the front, the base and the choice labelled (every point, on a small grid)."""
     W, H, pad = 900, 680, 70
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
@@ -90,10 +90,14 @@ def draw_tradeoff(choice: Choice, path: Path, title: str) -> None:
         x, y = at(p)
         colour = PALETTE[0] if p.on_front else (150, 150, 150)
         d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
-        d.text((x + 7, y - 6), p.label, fill=(60, 60, 60), font=small)
+        if p.on_front or p.is_base or p is choice.chosen or len(pts) <= 12:  # a label on every point of a big grid
+            text = p.label                                                 # would hide them all
+            tx = x + 8 if x < W / 2 else x - 8 - d.textlength(text, font=small)
+            d.text((tx, y - 14), text, fill=(40, 40, 40), font=small)
     for p, colour, name in ((choice.base, PALETTE[1], "base"), (choice.chosen, PALETTE[3], "chosen")):
         x, y = at(p)
         r = 9 if name == "base" else 13
         d.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=3)
-    d.text((W - pad - 260, pad + 8), "blue: Pareto front   orange ring: base   red ring: chosen", fill="black", font=small)
+    d.text((pad, 44), f"blue: Pareto front (labelled)   orange ring: base   red ring: chosen ({choice.chosen.label})",
+           fill="black", font=small)
     img.save(path, format="PNG")

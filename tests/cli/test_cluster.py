@@ -232,3 +232,20 @@ def test_ray_options_need_ray_and_exclude_devices(tmp_path):
                           (["--ray", "--devices", "cpu"], "--ray and --devices do not go together")):
         r = evs("refine", src, *args)
         assert r.returncode == 2 and message in r.stderr.strip().splitlines()[-1]
+
+
+def test_tune_on_ray_scores_what_a_local_tune_does(tmp_path, cluster, models):
+    """`evs tune --ray`: the actors get absolute paths (another working directory), records arrive through the
+    queue as each pair is scored, and the scores equal a local tune's."""
+    _clips(tmp_path / "in", 2, frames=16)
+    scores = {}
+    for name, where in (("local", ["--devices", "cpu"]), ("ray", ["--ray", "--ray-address", cluster])):
+        out = tmp_path / name
+        r = evs("tune", "in", *models, "--grid", "tV=2", "--out", out, "--prompt", "x", "--weight-free", *where,
+                cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert (out / "tuned.yaml").is_file() and "model calls: T2I 12, T2V 8" in r.stderr
+        scores[name] = {(x["video"], x["setting"]): x["scores"] for x in _records(out / "tune.jsonl")}
+    assert len(scores["local"]) == 2 * 3 and scores["ray"].keys() == scores["local"].keys()
+    for pair, s in scores["local"].items():
+        assert scores["ray"][pair] == pytest.approx(s, rel=1e-4), pair

@@ -112,7 +112,7 @@ def test_vbench_plain_prompt_list_gives_the_full_prompt(tmp_path):
     assert row[3:] == ["--prompts", "a dog running on the beach"]
 
 
-@pytest.mark.parametrize("command", [[], ["refine"], ["eval"], ["compare"], ["demo"], ["presets", "show"]])
+@pytest.mark.parametrize("command", [[], ["refine"], ["tune"], ["eval"], ["compare"], ["demo"], ["presets", "show"]])
 def test_no_python_types_in_any_help(command):
     r = evs(*command, "--help", env_extra={"COLUMNS": "200"})
     assert r.returncode == 0
