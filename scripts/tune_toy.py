@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-GRID = ["tI=4,6,10", "tT2V=1,2,3", "tV=1,2,3", "nV=1,2", "composition=evs,t2v,t2i"]
+GRID = ["tI=2,4,6,10", "tT2V=1,2,3", "tV=1,2,3", "nV=1,2", "composition=evs,t2v,t2i"]
 MEASURES = ("warp_error", "flicker", "psnr", "ssim", "sharpness_gap")
 
 

@@ -91,9 +91,9 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
 
     The rule: each measure is an error relative to the video's input (log ratio), an axis is the mean of its
     measures, each axis is normalised over the grid (1 best, 0 worst), and the setting nearest the ideal (1, 1),
-    weighted by --prefer, is chosen. It replaces the base preset only if it beats it by more than the standard
-    error over the sampled videos, and never if it is worse than the input on a measure for most of them where
-    the base is not.
+    weighted by --prefer, is chosen: among the settings worse than the input on no measure for most sampled
+    videos, if there are any; and over the base preset only if it beats it by more than the standard error
+    over the sampled videos.
     Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings, the Pareto front,
     base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`."""
     from ..batch.options import Prompts, RunOptions, Seeds

@@ -11,13 +11,12 @@
    (an axis past 1, possible on other videos, counts as 1)
    by --prefer: consistency (0.75, 0.25), balanced (0.5, 0.5), imaging (0.25, 0.75). The nearest setting
    lies on the front (a dominated one is further away on both axes).
-4. Safety: a setting is not chosen over the base preset
-   - if it is worse than the input on one of measures.AGAINST_INPUT on most (over half) of the sampled videos
-     and the base is not (where the base is too, that measure cannot tell them apart);
-   - or if it does not beat the base clearly: the objective on each video alone, minus the base's, must have
-     a mean below 0 by more than its standard error over the videos (a few videos can favour a setting by
-     chance; then the base, which was chosen for a reason, stays).
-   The nearest setting that passes both is chosen; the base always passes.
+4. Safety. "Worse than the input" means worse on one of measures.AGAINST_INPUT for most (over half) of the
+   sampled videos. If some settings are worse than the input on no measure, the choice is among them; else
+   among the settings worse only where the base is too (there that measure cannot tell them apart). A base
+   among the candidates stays unless a setting beats it clearly: the objective on each video alone, minus
+   the base's, must have a mean below 0 by more than its standard error over the videos (a few videos can
+   favour a setting by chance; the base was chosen for a reason). The nearest candidate left is chosen.
 The same ranges score any setting on other videos (`objective` of `mean_relative`), so a choice can be checked
 on held-out clips.
 """
@@ -140,23 +139,38 @@ def choose(per_video: dict[str, dict[str, dict]], inputs: dict[str, dict], base:
     for p in points:
         d = np.array(p.per_video) - np.array(base_point.per_video)
         p.gain, p.gain_se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-    unsafe = {p.label: _mostly_worse(p, base_point, len(videos)) for p in points}
-    unclear = {p.label: not p.is_base and p.gain + p.gain_se >= 0 for p in points}
+    n = len(videos)
+    tier = {p.label: _tier(p, base_point, n) for p in points}
+    safest = min(tier.values())  # 0 where some setting is worse than the input on no measure
+    candidates = [p for p in points if tier[p.label] == safest]
+    if base_point in candidates:  # the base stays unless a setting beats it clearly
+        candidates = [p for p in candidates if p.is_base or p.gain + p.gain_se < 0]
     best = min(points, key=lambda p: (p.objective, not p.is_base))
-    chosen = min((p for p in points if not unsafe[p.label] and not unclear[p.label]),
-                 key=lambda p: (p.objective, not p.is_base))
+    chosen = min(candidates, key=lambda p: (p.objective, not p.is_base))
     why = f"nearest the ideal with --prefer {prefer}"
     if chosen is not best:
-        if unsafe[best.label]:
-            why = (f"{best.label} was nearer the ideal but worse than the input on {', '.join(unsafe[best.label])} "
-                   "for most videos, where the base is not")
+        worse = _mostly_worse(best, None, n) if safest == 0 else _mostly_worse(best, base_point, n)
+        if tier[best.label] > safest:
+            why = (f"{best.label} was nearer the ideal but worse than the input on {', '.join(worse)} for most "
+                   "videos, where " + ("other settings are not" if safest == 0 else "the base is not"))
         else:
             why = (f"{best.label} was nearer the ideal but did not beat the base by more than its spread over the "
                    f"videos (objective change {best.gain:+.3f} ± {best.gain_se:.3f})")
         why += f"; {chosen.label} is the nearest that is " + ("not" if not chosen.is_base else "left")
+    elif safest > 0:
+        why += (f"; every setting is worse than the input on {', '.join(_mostly_worse(chosen, None, n))} for most "
+                "videos")
     return Choice(points, chosen, base_point, measures, ranges, prefer, len(videos), why)
 
 
-def _mostly_worse(p: Point, base: Point, videos: int) -> list[str]:
-    """The measures on which `p` is worse than the input on most videos and the base is not."""
-    return [m for m, n in p.worse_than_input.items() if n * 2 > videos and base.worse_than_input.get(m, 0) * 2 <= videos]
+def _mostly_worse(p: Point, base: Point | None, videos: int) -> list[str]:
+    """The measures on which `p` is worse than the input on most videos (and, given a base, the base is not)."""
+    return [m for m, n in p.worse_than_input.items()
+            if n * 2 > videos and (base is None or base.worse_than_input.get(m, 0) * 2 <= videos)]
+
+
+def _tier(p: Point, base: Point, videos: int) -> int:
+    """0: worse than the input on no measure for most videos; 1: only where the base is too; 2: otherwise."""
+    if not _mostly_worse(p, None, videos):
+        return 0
+    return 1 if not _mostly_worse(p, base, videos) else 2

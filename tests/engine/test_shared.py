@@ -65,3 +65,12 @@ def test_the_calls_made_are_the_distinct_prefixes_calls_counted_at_the_unets(mak
     assert seen == {"t2i": expected_t2i, "t2v": sum(a["t2v"] for a in alone)}
     assert run.calls["t2i"] == seen["t2i"] and run.calls["t2v"] == seen["t2v"]
     assert run.reused == 3
+
+
+def test_stages_that_run_through_other_temporal_windows_are_not_shared(make_engine):
+    engines = [make_engine("vc2", composition="t2v", tV=3, **{"runtime.t2v_window": w, "runtime.t2v_overlap": o})
+               for w, o in ((16, 4), (2, 1))]
+    run = refine_shared(engines, _x0(), PROMPT, seed=1)
+    assert run.reused == 0 and not torch.equal(run.latents[0], run.latents[1])
+    for e, got in zip(engines, run.latents):
+        assert torch.equal(got, e.refine_latents(_x0(), PROMPT, seed=1)[0])

@@ -170,3 +170,19 @@ def test_a_setting_that_beats_the_base_by_less_than_its_spread_over_the_videos_l
     # the same gain on every video is clear
     steady = {v: {"warp_error": 0.025, "psnr": 22.5} for v in inputs}
     assert choose({"base": base, "a": steady, "worst": worst}, inputs, "base", "balanced", MEASURES).chosen.label == "a"
+
+
+def test_where_some_setting_is_worse_than_the_input_on_nothing_the_choice_is_among_those():
+    """Toy blocky inputs: every EVS setting adds a little flicker, T2I alone at a low tI does not."""
+    ms = ["warp_error", "flicker"]
+    inputs = {v: {"warp_error": 0.05, "flicker": 0.010} for v in ("v1", "v2")}
+    per = {k: {v: {"warp_error": w, "flicker": f} for v in inputs}
+           for k, (w, f) in {"base": (0.030, 0.012), "c": (0.015, 0.011), "a": (0.040, 0.009)}.items()}
+    c = choose(per, inputs, "base", "balanced", ms)
+    assert min(c.points, key=lambda p: p.objective).label == "c"
+    assert c.chosen.label == "a" and "worse than the input on flicker for most videos, where other settings are not" \
+        in c.why
+    # when nothing is better than the input on flicker, the rule says so
+    per.pop("a")
+    c = choose(per, inputs, "base", "balanced", ms)
+    assert c.chosen.label == "c" and "every setting is worse than the input on flicker" in c.why
