@@ -39,7 +39,7 @@ def make_engine(tiny_models):
 
 # The longest test files first: pytest-xdist (--dist loadfile, README) hands files to its two workers in
 # collection order, and a long file collected last (tests/toy sorts last) would run alone at the end.
-LONGEST_FIRST = ("toy/test_toy_world.py", "cli/test_cluster.py", "cli/test_refine.py", "cli/test_faults.py",
+LONGEST_FIRST = ("toy/test_toy_world.py", "cli/test_cluster.py", "cli/test_refine.py", "cli/test_tune.py", "cli/test_faults.py",
                  "engine/test_compile_cache.py")
 
 

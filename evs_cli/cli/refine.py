@@ -173,10 +173,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
             sets = [*sets, f"runtime.video_timeout={parse_timeout(timeout)}"]
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae, loras)
         found, listed = expand_inputs(inputs or [], from_list)
-        if base is not None and not base.is_dir():
-            raise EvsError(f"--base: {base} is not a folder")
-        if compile_cache is not None and (why := unusable(compile_cache)):
-            raise EvsError(f"--compile-cache {compile_cache}: {why}")
+        check_folders(base, compile_cache)
     except EvsError as e:
         fail(str(e))
     options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON),
@@ -185,6 +182,14 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
     request = Request(tuple(found), options, out, k_of_n, where, log_of_shard(log, k_of_n), quiet, tuple(listed),
                       base)
     raise typer.Exit(refine_request(request, prompts, dry_run, shard))
+
+
+def check_folders(base: Path | None, compile_cache: Path | None) -> None:
+    """--base names a folder and --compile-cache one that can be made (refine and tune take both)."""
+    if base is not None and not base.is_dir():
+        raise EvsError(f"--base: {base} is not a folder")
+    if compile_cache is not None and (why := unusable(compile_cache)):
+        raise EvsError(f"--compile-cache {compile_cache}: {why}")
 
 
 _BOOLEAN_WORDS = {"true", "false", "yes", "no", "on", "off"}

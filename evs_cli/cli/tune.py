@@ -36,6 +36,7 @@ from .refine import (
     Switch,
     Tokenizer,
     Vae,
+    check_folders,
     expand_inputs,
 )
 
@@ -97,7 +98,6 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
     Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings, the Pareto front,
     base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`."""
     from ..batch.options import Prompts, RunOptions, Seeds
-    from ..engine.compile_cache import unusable
     from ..io.prompts import load_prompt_table
     from ..tune.run import TuneRequest, make_plan
 
@@ -115,10 +115,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
             require_ray()
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae, loras)
         named, listed = expand_inputs(inputs or [], from_list)
-        if base is not None and not base.is_dir():
-            raise EvsError(f"--base: {base} is not a folder")
-        if compile_cache is not None and (why := unusable(compile_cache)):
-            raise EvsError(f"--compile-cache {compile_cache}: {why}")
+        check_folders(base, compile_cache)
         table = load_prompt_table(prompts) if prompts is not None else {}
         run = RunOptions(p, prompts=Prompts(prompt, table), seeds=Seeds(seed, seed_per_video is Switch.ON),
                          compile_cache=compile_cache)
