@@ -99,14 +99,19 @@ def check_writable(jobs: list[Job]) -> None:
         if folder in seen:
             continue
         seen.add(folder)
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            raise EvsError(f"--out: {existing} is a file, not a folder (outputs would go to {folder})")
-        why = unwritable(existing)
-        if why:
-            raise EvsError(f"--out: cannot write in {existing} ({why})")
+        check_out_folder(folder, f" (outputs would go to {folder})")
+
+
+def check_out_folder(folder: Path, where: str = "") -> None:
+    """`folder`, or the part of it that exists, is a folder this user can create files in; EvsError otherwise."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise EvsError(f"--out: {existing} is a file, not a folder{where}")
+    why = unwritable(existing)
+    if why:
+        raise EvsError(f"--out: cannot write in {existing} ({why})")
 
 
 def unwritable(folder: Path) -> str | None:

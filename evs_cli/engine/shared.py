@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .schedule import StageReport, run_stage
+from .schedule import StageReport, run_stage, seeded_noise
 from .speed import attention_kernel
 
 
@@ -22,13 +22,12 @@ class NoiseStream:
     """`schedule.seeded_noise` that can be positioned: after a reused prefix, draws continue as if it had run."""
 
     def __init__(self, seed: int, device):
-        self.seed, self.device = seed, device
         self.drawn = 0
-        self._gen = torch.Generator("cpu").manual_seed(seed)
+        self._draw = seeded_noise(seed, device)
 
     def __call__(self, shape) -> torch.Tensor:
         self.drawn += 1
-        return torch.randn(tuple(shape), generator=self._gen, dtype=torch.float32).to(self.device)
+        return self._draw(tuple(shape))
 
     def skip_to(self, drawn: int, shape) -> None:
         if drawn < self.drawn:  # only forward within one setting; a fresh stream for each setting

@@ -72,6 +72,11 @@ def sharpness(frames: np.ndarray) -> float:
     return float(np.mean([cv2.Laplacian(_grey(f).astype(np.float64), cv2.CV_64F).var() for f in frames]))
 
 
+def sharpness_gap(sharp: float, of: float) -> float:
+    """|log(sharpness / another's)|: softer and noisier both count as further away."""
+    return abs(float(np.log(max(sharp, 1e-6) / max(of, 1e-6))))
+
+
 def match_reference(frames: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """The reference resized to the frames' size, and cut to their count."""
     n = min(len(frames), len(ref))

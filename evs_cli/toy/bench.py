@@ -10,7 +10,7 @@ import torch
 
 from ..engine.pipeline import Engine
 from ..engine.preset import Preset, parse_override
-from ..eval.metrics import PSNR_CAP, consistency, psnr, sharpness, ssim
+from ..eval.metrics import PSNR_CAP, consistency, psnr, sharpness, sharpness_gap, ssim
 from .data import DEFAULT_DEGRADATION, degrade, object_mask, render, spec_for
 
 COMPOSITIONS = ("input", "t2i", "t2v", "t2i-t2v", "t2v-t2i", "evs")
@@ -60,7 +60,7 @@ def measure(frames: np.ndarray, clean: np.ndarray, mask: np.ndarray | None = Non
     row = {**consistency(frames), "sharpness": sharp, "sharpness_clean": sharp_clean,
            # how far from the clean clip's sharpness, as a ratio either way (softer and noisier both count);
            # averaged per clip, so that one very textured clip does not stand for all of them
-           "sharpness_gap": abs(float(np.log(max(sharp, 1e-6) / max(sharp_clean, 1e-6)))),
+           "sharpness_gap": sharpness_gap(sharp, sharp_clean),
            "psnr": psnr(frames, clean), "ssim": ssim(frames, clean)}
     if mask is not None:
         row["psnr_object"] = psnr_inside(frames, clean, mask)

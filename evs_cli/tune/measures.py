@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..eval.metrics import match_reference, sharpness, weight_free
+from ..eval.metrics import match_reference, sharpness, sharpness_gap, weight_free
 
 # measure -> the axis it counts on (choose.ERROR says which way is better)
 MEASURES = {"warp_error": "consistency", "flicker": "consistency", "motion_smoothness": "consistency",
@@ -21,19 +21,17 @@ AGAINST_INPUT = ("warp_error", "flicker", "psnr", "ssim", "motion_smoothness", "
                  "aesthetic")
 
 
-def sharpness_gap(sharp: float, of: float) -> float:
-    """|log(sharpness / the other's)|: softer and noisier both count as further away."""
-    return abs(float(np.log(max(sharp, 1e-6) / max(of, 1e-6))))
+def gap_target(frames: np.ndarray, reference: np.ndarray | None) -> float:
+    """The sharpness a video's results are held against: its reference's (as the results are sized), else its
+    input's; once per video."""
+    return sharpness(match_reference(frames, reference) if reference is not None else frames)
 
 
-def score(frames: np.ndarray, input_sharpness: float, reference: np.ndarray | None, flow: str = "dis",
+def score(frames: np.ndarray, target_sharpness: float, reference: np.ndarray | None, flow: str = "dis",
           scorers: dict | None = None) -> dict:
     """Every available measure of one video (uint8 frames), as a flat dict of floats."""
     row = weight_free(frames, reference, flow)
-    if reference is not None:
-        row["sharpness_gap"] = sharpness_gap(row["sharpness"], sharpness(match_reference(frames, reference)))
-    else:
-        row["sharpness_gap"] = sharpness_gap(row["sharpness"], input_sharpness)
+    row["sharpness_gap"] = sharpness_gap(row["sharpness"], target_sharpness)
     for name, fn in (scorers or {}).items():
         row[name] = float(fn(frames))
     return row

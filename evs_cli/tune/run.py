@@ -52,7 +52,7 @@ class TunePlan:
 
 def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     """Every check that needs no model; EvsError names the first problem."""
-    from ..batch.outputs import unwritable
+    from ..batch.outputs import check_out_folder
     from ..batch.settings import content_hash, fingerprint
     from ..engine.loras import check_lora_files
     from ..engine.pipeline import preset_grids
@@ -71,13 +71,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
             preset_grids(s.preset, scheduler_config)
         except EvsError as e:
             raise EvsError(f"grid setting {s.label}: {e}") from None
-    if req.out.exists() and not req.out.is_dir():
-        raise EvsError(f"--out: {req.out} is a file, not a folder")
-    existing = req.out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if why := unwritable(existing):
-        raise EvsError(f"--out: cannot write in {existing} ({why})")
+    check_out_folder(req.out)
     if req.reference is not None and not req.reference.exists():
         raise EvsError(f"--reference: {req.reference}: no such file or folder")
     check_sources(base.t2i_model, base.t2v_model, base.vae_model)
@@ -102,7 +96,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
         pairs[rel.as_posix()] = keys
         todo = tuple((i, k) for i, k in enumerate(keys[1:]) if k not in records)
         if todo or keys[0] not in records:
-            tasks.append(VideoTask(f, rel, ref, todo, keys[0]))
+            tasks.append(VideoTask(f, rel, ref, todo, keys[0], keys[0] in records))
     return TunePlan(req, settings, videos, tasks, options, records, pairs, notes, len(found))
 
 

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import EvsError, first_line
@@ -33,6 +32,7 @@ class VideoTask:
     reference: Path | None
     todo: tuple[tuple[int, str], ...]  # (setting index, pair key) still without a record
     input_pair: str  # the pair key of the input's own scores
+    input_scored: bool = False  # a record of them exists
 
 
 class TuneWorker:
@@ -68,44 +68,42 @@ class TuneWorker:
         and the calls the same settings make one by one. EvsError: the video cannot be tuned (one line)."""
         from ..engine.shared import refine_shared
         from ..engine.stages import count_calls
-        from ..eval.metrics import sharpness
         from ..io.prompts import resolve_prompt
         from ..io.video import read_video, target_size
-        from .measures import score
+        from .measures import gap_target, score
 
         o = self.options
         video = read_video(task.input)
         prompt, _ = resolve_prompt(task.input, task.rel, o.run.prompts.text, o.run.prompts.table)
         ref = read_video(task.reference).frames.numpy() if task.reference is not None else None
         frames = video.frames.numpy()
-        input_sharp = sharpness(frames)
+        target = gap_target(frames, ref)
         base = {"video": task.rel.as_posix(), "input": str(task.input), "prompt": prompt,
                 "reference": str(task.reference) if task.reference else None}
-        emit({**base, "pair": task.input_pair, "setting": INPUT,
-              "scores": score(frames, input_sharp, ref, o.flow, self.scorers)})
+        if not task.input_scored:
+            emit({**base, "pair": task.input_pair, "setting": INPUT,
+                  "scores": score(frames, target, ref, o.flow, self.scorers)})
         if not task.todo:
             return {"t2i": 0, "t2v": 0, "alone_t2i": 0, "alone_t2v": 0}
         seed = o.run.seeds.for_video(task.rel)
-        engine0 = self.engines[task.todo[0][0]]
-        x0 = engine0.encode(video.frames, target_size(*video.size, o.run.preset.resize))
         engines = [self.engines[i] for i, _ in task.todo]
+        alone = [count_calls(e.stages) for e in engines]
+        x0 = engines[0].encode(video.frames, target_size(*video.size, o.run.preset.resize))
         clock = [time.perf_counter()]
 
         def scored(n, latent, reports):
             i, pair = task.todo[n]
-            out = self.engines[i].decode(latent, video.size).numpy()
-            if not np.isfinite(latent.cpu().numpy()).all():
+            if not torch.isfinite(latent).all():
                 raise EvsError(f"{task.input}: setting {o.labels[i]} diverged (NaN or inf latents)")
-            calls = count_calls(self.engines[i].stages)
+            out = engines[n].decode(latent, video.size).numpy()
             now = time.perf_counter()
             emit({**base, "pair": pair, "setting": o.labels[i], "settings": o.fingerprints[i], "seed": seed,
-                  "values": dict(o.presets[i].data["schedule"]), "calls": {k: calls[k] for k in ("t2i", "t2v")},
+                  "values": dict(o.presets[i].data["schedule"]), "calls": {k: alone[n][k] for k in ("t2i", "t2v")},
                   "seconds": round(now - clock[0], 4), "device": self.device,
-                  "scores": score(out, input_sharp, ref, o.flow, self.scorers)})
+                  "scores": score(out, target, ref, o.flow, self.scorers)})
             clock[0] = time.perf_counter()
 
         run = refine_shared(engines, x0, prompt, seed, on_setting=scored)
-        alone = [count_calls(e.stages) for e in engines]
         return {"t2i": run.calls["t2i"], "t2v": run.calls["t2v"],
                 "alone_t2i": sum(c["t2i"] for c in alone), "alone_t2v": sum(c["t2v"] for c in alone)}
 
