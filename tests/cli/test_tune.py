@@ -102,6 +102,8 @@ def test_an_interrupted_tune_keeps_its_pairs_and_continues_without_redoing_them(
 @pytest.mark.parametrize("extra,message", [
     (["--grid", "models.t2i=a,b"], "--grid models.t2i: a tune shares its models"),
     (["--grid", "tV=3"], "the grid holds no setting other than the base preset"),
+    (["--grid", "tV=2,abc"], "--grid tV=abc: no combination can use this value (tV must be an integer"),
+    (["--grid", "t2v.family=v2,v9", "--grid", "tV=1,2"], "--grid t2v.family=v9: no combination can use this value"),
     (["--grid", "tV=2", "--reference", "nowhere"], "--reference: nowhere: no such file or folder"),
     (["--grid", "t2i.scheduler=NoSuchScheduler,DDIMScheduler"], "grid setting t2i.scheduler=NoSuchScheduler: "
                                                                 "t2i.scheduler: 'NoSuchScheduler' is not a diffusers"),

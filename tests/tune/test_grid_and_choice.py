@@ -49,10 +49,21 @@ def test_a_grid_of_nothing_new_is_an_error():
         settings_of(load_preset("toy"), parse_grid(["tV=1"]))
 
 
-def test_a_bad_value_is_left_out_with_the_presets_own_message():
-    settings, notes = settings_of(load_preset("toy"), parse_grid(["tV=1,2,99"]))
-    assert [s.label for s in settings] == ["base", "tV=2"]
-    assert any("tV must be an integer in 1..8, got 99" in n for n in notes)
+@pytest.mark.parametrize("grid,named,why", [
+    (["tV=1,2,99"], "tV=99", "tV must be an integer in 1..8, got 99"),
+    (["tV=2,abc"], "tV=abc", "got 'abc'"),
+    (["t2v.family=v2,v9"], "t2v.family=v9", "got 'v9'"),
+    (["tV=1,2", "nV=1,9"], "nV=9", "got 9")])  # no tV allows nV 9
+def test_a_value_no_combination_can_use_is_an_error_naming_it(grid, named, why):
+    with pytest.raises(EvsError) as e:
+        settings_of(load_preset("toy"), parse_grid(grid))
+    assert str(e.value).startswith(f"--grid {named}: no combination can use this value (") and why in str(e.value)
+
+
+def test_a_value_only_some_combinations_reject_is_left_out_with_the_presets_own_message():
+    settings, notes = settings_of(load_preset("toy"), parse_grid(["tV=1,2", "nV=1,2"]))
+    assert [s.label for s in settings] == ["base", "tV=2 nV=1", "tV=2 nV=2"]
+    assert notes[0] == "1 combination left out: nV must be an integer in 1..1, got 2"
 
 
 def test_the_default_grid_is_one_step_around_the_base_block():
