@@ -4,7 +4,9 @@
 A record counts for a later tune when its `pair` key matches: the setting's fingerprint (the settings
 fingerprint `evs refine` writes into its outputs), the video's path below its input and its content, the
 reference's content and the flow method. Records of other settings stay in the file and are not used. A last
-line cut off mid-write is dropped (with a warning) before anything is appended after it.
+line cut off mid-write is dropped (with a warning) before anything is appended after it; any other line that is
+not a record of the shape evs writes (not JSON, or a `scores` that is not a table of numbers) is refused with one
+line naming the file and line, never redone over: the file was changed by something other than evs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,21 @@ INPUT = "input"  # the setting name of a video's own scores
 def pair_key(settings: str, rel: Path, video_sha: str, reference_sha: str | None, flow: str) -> str:
     text = json.dumps([settings, rel.as_posix(), video_sha, reference_sha, flow])
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def _not_a_record(rec) -> str | None:
+    """What is wrong with a parsed line, or None for a record of the shape `TuneWorker` writes."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not an object"
+    if not isinstance(rec.get("pair"), str):
+        return "its pair is not a string"
+    scores = rec.get("scores")
+    if not isinstance(scores, dict):
+        return f"its scores are {json.dumps(scores)}, not a table of measures"
+    for name, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"its score {name} is {json.dumps(value)}, not a number"
+    return None
 
 
 class Records:
@@ -46,8 +63,11 @@ class Records:
                     continue
                 raise EvsError(f"{self.path}: line {n} is not a JSON record; move the file away to start afresh") \
                     from None
-            if isinstance(rec, dict) and isinstance(rec.get("pair"), str):
-                self.by_pair[rec["pair"]] = rec
+            problem = _not_a_record(rec)
+            if problem:  # refused, not redone: a file edited by hand or by another program is the user's to move
+                raise EvsError(f"{self.path}: line {n} is not a record evs wrote ({problem}); move the file away "
+                               "to start afresh")
+            self.by_pair[rec["pair"]] = rec
             keep.append(line)
         if text and not text.endswith("\n"):  # appending after a cut line would glue the next record to it
             from ..batch.outputs import write_whole

@@ -116,6 +116,17 @@ def test_what_a_tune_cannot_do_is_one_line_before_any_model_loads(clips, tmp_pat
     assert len(lines) == 1 and message in lines[0], r.stderr
 
 
+def test_a_record_evs_did_not_write_is_one_line_naming_it_before_any_model_loads(clips, tmp_path, models):
+    out = tmp_path / "t"
+    out.mkdir()
+    (out / "tune.jsonl").write_text('{"pair": "x", "setting": "base", "scores": null}\n')
+    r = evs("tune", clips, "--preset", "vc2", *models, "--out", out, "--prompt", "x",
+            "--grid", "tV=2")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"evs: error: {out / 'tune.jsonl'}: line 1 is not a record evs wrote (its scores are null, not a table of "
+        "measures); move the file away to start afresh"], r.stderr
+
+
 def test_a_video_without_a_prompt_is_named_before_any_model_loads(clips, tmp_path):
     r = evs("tune", clips, "--preset", "toy", "--out", tmp_path / "t", "--grid", "tV=2")
     assert r.returncode == 2 and "no prompt (pass --prompt" in r.stderr and "clip" in r.stderr
