@@ -202,4 +202,9 @@ def test_a_lora_is_applied_logged_and_part_of_the_settings(tmp_path, models, tin
     missing = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", tmp_path / "nope.safetensors")
     assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
         f"evs: error: LoRA '{tmp_path / 'nope.safetensors'}' not found: no such file"]
+    for scale, what in (("abc", "is not a number"), ("nan", "is not a finite number"), ("inf", "is not a finite")):
+        bad = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", f"{lora}:{scale}")
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and len(lines) == 1, bad.stderr  # before any model loads
+        assert lines[0].startswith(f"evs: error: ") and f"the scale '{scale}' {what}" in lines[0], lines
     assert not (tmp_path / "out2").exists()
