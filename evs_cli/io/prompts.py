@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import EvsError, read_text
 
 _VBENCH_NAME = re.compile(r"^(?P<prompt>.+)-(?P<index>\d+)$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # one per byte of a name that is not UTF-8, or from a JSON "\\ud800"
 
 
 def load_prompt_table(path: Path) -> dict[str, str]:
@@ -56,7 +57,20 @@ def _keys(video: Path, rel: Path) -> list[str]:
 
 
 def resolve_prompt(video: Path, rel: Path, prompt: str | None = None, table: dict[str, str] | None = None) -> tuple[str, str]:
-    """(prompt, where it came from) or EvsError naming the video."""
+    """(prompt, where it came from) or EvsError naming the video. Always text a tokenizer takes: see `readable`."""
+    return readable(*_find_prompt(video, rel, prompt, table))
+
+
+def readable(prompt: str, source: str) -> tuple[str, str]:
+    """A prompt from a file name or the command line holds the bytes that were not UTF-8 as lone surrogates
+    (Python's reading of such names), which no tokenizer takes: they become U+FFFD, and the source says so."""
+    fixed = _SURROGATE.sub("\ufffd", prompt)
+    if fixed == prompt:
+        return prompt, source
+    return fixed, f"{source} (bytes that are not UTF-8 replaced by U+FFFD)"
+
+
+def _find_prompt(video: Path, rel: Path, prompt: str | None, table: dict[str, str] | None) -> tuple[str, str]:
     if prompt:
         return prompt, "--prompt"
     if table:

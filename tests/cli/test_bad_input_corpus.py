@@ -20,7 +20,8 @@ from helpers import evs, leftovers, make_clip, make_clip_with_audio
 
 def _hostile_folder(d: Path) -> tuple[list[Path], dict[Path, str]]:
     """(good videos, {bad video: what its error line must say})."""
-    good = [make_clip(d / "a red circle-0.mp4", frames=4), make_clip(d / "sub" / "a blue square-1.mp4", frames=4)]
+    good = [make_clip(d / "a red circle-0.mp4", frames=4), make_clip(d / "sub" / "a blue square-1.mp4", frames=4),
+            make_clip(d / os.fsdecode(b"caf\xe9 on a square-2.mp4"), frames=4)]  # a name that is not UTF-8
     sample = good[0].read_bytes()
     bad: dict[Path, str] = {}
 
@@ -74,8 +75,11 @@ def test_hostile_videos_fail_alone_and_the_rest_is_refined_once(tmp_path, tiny_p
     records = [json.loads(x) for x in log.read_text().splitlines()]
     assert sorted(rec["input"] for rec in records) == sorted(str(p) for p in [*good, *bad])  # each once
     assert {rec["input"] for rec in records if rec["status"] == "ok"} == {str(p) for p in good}
+    (odd,) = [rec for rec in records if rec["input"] == str(good[2])]
+    assert odd["prompt"] == "caf\ufffd on a square"
+    assert odd["prompt_source"] == "file name (bytes that are not UTF-8 replaced by U+FFFD)"
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == ["a red circle-0.mp4", "sub/a blue square-1.mp4"]
+    assert written == sorted(["a red circle-0.mp4", "sub/a blue square-1.mp4", good[2].name])
     assert all(read_video(out / w).frames.shape[0] == 4 for w in written)
     assert leftovers(tmp_path) == []
 

@@ -48,3 +48,14 @@ def test_prompt_tables(tmp_path):
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(EvsError, match=r"bad\.json: not valid JSON"):
         load_prompt_table(tmp_path / "bad.json")
+
+
+def test_a_prompt_with_bytes_that_are_not_utf8_is_text_a_tokenizer_takes_and_says_so():
+    import os
+
+    name = Path(os.fsdecode(b"caf\xe9 scene-0.mp4"))  # how Python reads such a name: a lone surrogate
+    assert resolve_prompt(name, name) == ("caf\ufffd scene", "file name (bytes that are not UTF-8 replaced by U+FFFD)")
+    assert resolve_prompt(name, name, os.fsdecode(b"\xff dog")) == (
+        "\ufffd dog", "--prompt (bytes that are not UTF-8 replaced by U+FFFD)")
+    assert resolve_prompt(name, name, None, {"caf\udce9 scene": "x\ud800y"})[0] == "x\ufffdy"  # any lone surrogate
+    assert resolve_prompt(Path("caf\u00e9-0.mp4"), Path("caf\u00e9-0.mp4")) == ("caf\u00e9", "file name")  # UTF-8 stays
