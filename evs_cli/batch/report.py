@@ -58,10 +58,12 @@ def _now() -> str:
 class Reporter:
     """Consumes a run's events (events.py): shows them, and writes each video's record to the log once."""
 
-    def __init__(self, jobs, log: Path | None, quiet: bool, n_stages: int, keep_held: bool = False):
+    def __init__(self, jobs, log: Path | None, quiet: bool, n_stages: int):
         self.jobs, self.quiet, self.n_stages = jobs, quiet, n_stages
-        self.keep_held = keep_held  # --wait: a video another run holds is not done with yet
-        self.held: list = []  # (with keep_held) the jobs another live run holds, waited for
+        # Jobs another live run held, with their "held" records: not done with until judged again (--wait, and
+        # before the run ends: the other run may have finished them meanwhile).
+        self.held: list = []
+        self._held_records: dict[int, dict] = {}  # id(job) -> its "held" record
         self.indexed = jobs  # what the events' index refers to (record_plan: the videos left to run)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.tty = self.err.is_terminal and not quiet
@@ -115,8 +117,10 @@ class Reporter:
         elif isinstance(event, StageDone) and self.progress and event.worker in self.workers:
             self.progress.update(self.workers[event.worker], completed=event.stage["index"] + 1)
         elif isinstance(event, Finished):
-            if self.keep_held and event.record["status"] == "held":
-                self.held.append(self.indexed[event.index])
+            if event.record["status"] == "held":
+                job = self.indexed[event.index]
+                self.held.append(job)
+                self._held_records[id(job)] = event.record
             else:
                 self._done(event.record)
 
@@ -132,7 +136,7 @@ class Reporter:
 
         todo = []
         for job in free:
-            self.held.remove(job)
+            self._forget_held(job)
             d = plan.judge(job)
             if d.action is Action.REFINE:
                 todo.append(job)
@@ -140,6 +144,20 @@ class Reporter:
                 self._done(d.record(job, plan.settings))
         self.indexed = todo
         return todo
+
+    def settle_held(self, plan) -> None:
+        """Before the run ends, each video still held is judged again: one the other run finished meanwhile is
+        recorded as the plan judges it now (skipped: its output exists), one still without an output as held."""
+        from .plan import Action
+
+        for job in list(self.held):
+            record = self._forget_held(job)
+            d = plan.judge(job)
+            self._done(record if d.action is Action.REFINE else d.record(job, plan.settings))
+
+    def _forget_held(self, job) -> dict:
+        self.held.remove(job)
+        return self._held_records.pop(id(job))
 
     def _loaded(self, event: Loaded) -> None:
         if self.progress:
@@ -185,6 +203,8 @@ class Reporter:
             self.err.print(f"evs: error: {one_line(self.log_error)}", markup=False)
 
     def close(self, summary: bool = True) -> Counter:
+        for job in list(self.held):  # interrupted, or a setup error: they stay as they were seen, held
+            self._done(self._forget_held(job))
         if self.progress:
             self.progress.stop()
         if self.log is not None:

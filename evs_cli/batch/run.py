@@ -44,7 +44,7 @@ def execute(plan: Plan) -> Outcome:
     if not request.quiet and (note := sampling_note(preset)):
         print(f"evs: warning: {note}", file=sys.stderr)
     wait = plan.options.limits.wait
-    reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages), keep_held=wait)
+    reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages))
     reporter.record_plan(plan)  # before any model loads
     todo = plan.todo
     try:
@@ -55,6 +55,7 @@ def execute(plan: Plan) -> Outcome:
                 if not (wait and reporter.held):
                     break
                 todo = _when_free(plan, reporter)
+            reporter.settle_held(plan)  # a video the other run finished meanwhile counts as skipped, not held
     except KeyboardInterrupt:
         reporter.close()
         return Outcome.INTERRUPTED

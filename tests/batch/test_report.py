@@ -70,3 +70,35 @@ def test_the_failures_are_named_again_after_the_summary_table(capsys):
     table_end = max(i for i, line in enumerate(err) if "ok" in line and "│" in line)
     assert [line for line in err[table_end:] if line.startswith("failed:")] == [
         "failed: in/v0.mp4: not a video", "failed: in/v2.mp4: not a video"]
+
+
+def test_a_held_video_the_other_run_finished_meanwhile_counts_as_skipped_and_one_still_without_output_as_held(
+        tmp_path):
+    """Before a run ends its held videos are judged again: only one still without an output keeps exit 75."""
+    jobs = _jobs(3)
+    judged = {jobs[0].output: Decision(Action.SKIP, "output exists, made with the same settings"),
+              jobs[1].output: Decision(Action.REFINE, "")}
+    plan = SimpleNamespace(closed=list, todo=jobs, judge=lambda job: judged[job.output], settings="s")
+    log = tmp_path / "run.jsonl"
+    r = Reporter(jobs, log, quiet=True, n_stages=1)
+    r.record_plan(plan)
+    for i in (0, 1):
+        r(Finished("0", i, {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "held",
+                            "reason": "another live run holds it"}))
+    r(Finished("0", 2, {"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "ok", "seconds": {"total": 1}}))
+    assert r.held == jobs[:2] and "held" not in log.read_text()  # not written until judged again
+    r.settle_held(plan)
+    assert r.held == [] and r.close(summary=False) == {"skipped": 1, "held": 1, "ok": 1}
+    recs = {x["output"]: x for x in map(json.loads, log.read_text().splitlines())}
+    assert recs[str(jobs[0].output)]["reason"] == "output exists, made with the same settings"
+    assert recs["out/v1.mp4"]["reason"] == "another live run holds it"
+
+
+def test_held_videos_not_judged_again_are_logged_as_held_when_the_run_closes(tmp_path):
+    jobs = _jobs(1)
+    log = tmp_path / "run.jsonl"
+    r = Reporter(jobs, log, quiet=True, n_stages=1)
+    r.record_plan(SimpleNamespace(closed=list, todo=jobs))
+    r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "held"}))
+    assert r.close(summary=False) == {"held": 1}  # an interrupted run still logs what it saw
+    assert [json.loads(x)["status"] for x in log.read_text().splitlines()] == ["held"]

@@ -121,6 +121,20 @@ def test_videos_another_live_run_holds_exit_75_and_wait_gets_them(tmp_path, mode
     assert sorted(p.name for p in out.iterdir()) == [a.name, b.name] and leftovers(tmp_path) == []
 
 
+def test_a_held_video_the_other_run_finishes_before_this_run_ends_counts_as_skipped_and_exit_is_0(tmp_path, models):
+    folder, out, log = tmp_path / "in", tmp_path / "out", tmp_path / "log.jsonl"
+    a, b = make_clip(folder / "a circle-0.mp4"), make_clip(folder / "b circle-0.mp4", frames=48, seed=1)
+    # the other run finishes a's output once this run has passed a (held) and claimed b, while b is refined
+    other = _holder(out / a.name, out / f"{b.name}.evs-claim", a)
+    r = evs("refine", folder, *models, "--out", out, "--lease", "4", "--log", log)
+    other.wait(timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "held:" not in r.stderr
+    recs = {x["input"].rsplit("/", 1)[-1]: x["status"] for x in _records(log)}
+    assert recs == {a.name: "skipped", b.name: "ok"}
+    assert sorted(p.name for p in out.iterdir()) == [a.name, b.name] and leftovers(tmp_path) == []
+
+
 def test_two_simultaneous_runs_with_wait_produce_each_output_once(tmp_path, models):
     folder = tmp_path / "in"
     for i in range(4):
