@@ -14,6 +14,7 @@
     job.py         one video from file to file: claim, decode, refine, write, rename (VideoRefiner)
     work.py        one video's state (open, skipped, failed, done) and its log record, built once
     outputs.py     where each result goes; temporary names (created exclusively) and renames
+    aliases.py     another path to a video in the run (a symlink): its output is a link of the one result
     claims.py      which run works on which output: owners known by boot, PID namespace and start time, leases
     settings.py    what made an output (settings fingerprint, prompt, input file) and its comment tag
     timeouts.py    how long a video may take (--timeout) before it fails alone

@@ -84,6 +84,8 @@ class Plan:
     jobs: list[Job]
     decisions: list[Decision]
     notes: list[str] = field(default_factory=list)  # what the user should know (an input named twice)
+    # (alias, job): another path to a job's input, with the same prompt; it gets a link of the job's result
+    aliases: list[tuple[Job, Job]] = field(default_factory=list)
 
     @property
     def todo(self) -> list[Job]:
@@ -112,17 +114,50 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     grids = preset_grids(preset, local_scheduler_config(preset.t2i_model))
     stages = build_stages(preset.schedule_params())
     notes: list[str] = []
+    twice: list[tuple[Path, Path, Path]] = []
     found = find_inputs(list(request.inputs), list(request.listed), request.base,
-                        on_duplicate=lambda f, kept: notes.append(f"{f} is the same file as {kept}: refined once"))
-    jobs = plan_jobs(found, request.out, options.output.fmt, request.shard or (0, 1))
+                        on_duplicate=lambda f, rel, kept: twice.append((f, rel, kept)))
     if prompts_file is not None:
         options = replace(options, prompts=replace(options.prompts, table=load_prompt_table(prompts_file)))
+    jobs, aliases = plan_aliases(found, twice, request, options.prompts, notes)
     if not jobs and request.shard is None:
         raise EvsError(f"no video files found in {named(request.inputs + request.listed)}")
     settings = fingerprint(options)
     legacy = fingerprint(options, legacy=True)
     decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
-    return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes)
+    return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes, aliases)
+
+
+def plan_aliases(found: list, twice: list, request: Request, prompts: Prompts, notes: list[str]):
+    """(jobs, aliases) of shard K of N. A file reached by two paths (a symlink in a VBench-style tree) is
+    refined once, and each other path whose prompt is the same gets its own output as a link of that result
+    (batch.aliases); one with another prompt is refined as its own video, and one that names the same output
+    again is only said."""
+    from .outputs import in_shard
+
+    kept_rel = {f: rel for f, rel in found}
+    others = []
+    for f, rel, kept in twice:
+        if rel == kept_rel[kept]:
+            notes.append(f"{f} is the same file as {kept}: refined once")
+        else:
+            others.append((f, rel, kept))
+    every = plan_jobs(found + [(f, rel) for f, rel, _ in others], request.out, request.options.output.fmt)
+    by_input = {j.input: j for j in every}  # inputs inside --out were left out
+    jobs = [by_input[f] for f, _ in found if f in by_input]
+    aliases = []
+    for f, _, kept in others:
+        if f not in by_input or kept not in by_input:
+            continue
+        alias, job = by_input[f], by_input[kept]
+        if prompt_for(alias, prompts) == prompt_for(job, prompts):
+            aliases.append((alias, job))
+        else:
+            jobs.append(alias)
+            notes.append(f"{f} is the same file as {kept} with another prompt: refined for each")
+    shard = request.shard or (0, 1)
+    return ([j for j in jobs if in_shard(j.rel, shard)],
+            [(a, j) for a, j in aliases if in_shard(j.rel, shard)])  # an alias goes where its video goes
 
 
 def named(inputs) -> str:

@@ -124,6 +124,10 @@ class Reporter:
             else:
                 self._done(event.record)
 
+    def closed(self, rec: dict) -> None:
+        """The record of a video no worker saw (an alias linked after its video)."""
+        self._done(rec, counted=False)
+
     def waiting(self, n: int) -> None:
         if not self.quiet:
             self.err.print(f"evs: waiting for {n} video{'' if n == 1 else 's'} that another run is refining "

@@ -30,6 +30,7 @@ def execute(plan: Plan) -> Outcome:
     from ..engine.families import sampling_note
     from ..engine.loras import check_lora_files
     from ..engine.sources import check_sources
+    from .aliases import settle_aliases
     from .outputs import check_writable
     from .pool import check_devices, default_devices
     from .report import Reporter
@@ -44,7 +45,7 @@ def execute(plan: Plan) -> Outcome:
     if not request.quiet and (note := sampling_note(preset)):
         print(f"evs: warning: {note}", file=sys.stderr)
     wait = plan.options.limits.wait
-    reporter = Reporter(plan.jobs, request.log, request.quiet, len(plan.stages))
+    reporter = Reporter(plan.jobs + [alias for alias, _ in plan.aliases], request.log, request.quiet, len(plan.stages))
     reporter.record_plan(plan)  # before any model loads
     todo = plan.todo
     try:
@@ -56,6 +57,7 @@ def execute(plan: Plan) -> Outcome:
                     break
                 todo = _when_free(plan, reporter)
             reporter.settle_held(plan)  # a video the other run finished meanwhile counts as skipped, not held
+            settle_aliases(plan, reporter.closed)  # other paths to a video: a link of its result each
     except KeyboardInterrupt:
         reporter.close()
         return Outcome.INTERRUPTED

@@ -19,14 +19,16 @@ def print_plan(plan: Plan) -> int:
     `skip` and `fail` lines give the reason instead of the prompt), then the counts. Returns the exit code the
     run would end with if every refinement worked."""
     print_stages(plan)
-    counts = {"refine": 0, "skip": 0, "fail": 0}
+    counts = {"refine": 0, "skip": 0, "fail": 0, "link": 0}
     print("action\tinput\toutput\tprompt from\tprompt or reason")
-    for job, decision in zip(plan.jobs, plan.decisions):
-        action, source, text = _preview(plan, job, decision)
+    rows = [(job, _preview(plan, job, decision)) for job, decision in zip(plan.jobs, plan.decisions)]
+    rows += [(alias, _alias(plan, alias, job)) for alias, job in plan.aliases]
+    for job, (action, source, text) in rows:
         counts[action] += 1
         print(f"{action}\t{one_line(job.input)}\t{one_line(job.output)}\t{source}\t{_one_line(text)}")
-    n = len(plan.jobs)
-    print(f"{n} video{'' if n == 1 else 's'}: {counts['refine']} to refine, {counts['skip']} to skip, "
+    n = len(rows)
+    linked = f", {counts['link']} to link" if counts["link"] else ""
+    print(f"{n} video{'' if n == 1 else 's'}: {counts['refine']} to refine, {counts['skip']} to skip{linked}, "
           f"{counts['fail']} would fail")
     return EXIT_FAILED if counts["fail"] else EXIT_OK
 
@@ -43,6 +45,14 @@ def _preview(plan: Plan, job, decision) -> tuple[str, str, str]:
     except (EvsError, OSError, UnicodeDecodeError) as e:
         return "fail", "-", str(e)
     return "refine", source, prompt
+
+
+def _alias(plan: Plan, alias, job) -> tuple[str, str, str]:
+    """Another path to `job`'s input: its output is a link of the video's result (batch.aliases)."""
+    d = plan.judge(alias)
+    if d.action is not Action.REFINE:
+        return d.action.value, "-", d.reason
+    return "link", "-", f"same file as {job.input}: its output will be a link of {job.output}"
 
 
 def print_stages(plan: Plan) -> None:

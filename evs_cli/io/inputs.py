@@ -44,7 +44,7 @@ def find_inputs(args: list[str], listed: list[str] = (), base: Path | None = Non
     A file named on the command line is kept by its name; a file from a list (`-`, --from) keeps its path
     below `base` (default: the current folder, or the folder all listed files share when some lie outside
     it), so `d1/x.mp4` and `d2/x.mp4` stay apart. A file found twice (a symlink, a list naming it twice) is
-    kept once; `on_duplicate(dropped, kept)` hears of each."""
+    kept once; `on_duplicate(dropped, its relative path, kept)` hears of each."""
     found: list[tuple[Path, Path]] = []
     for a in args:
         found += _expand(a)
@@ -59,7 +59,7 @@ def find_inputs(args: list[str], listed: list[str] = (), base: Path | None = Non
         key = f.resolve()
         if key in seen:
             if on_duplicate is not None:
-                on_duplicate(f, seen[key])
+                on_duplicate(f, rel, seen[key])
             continue
         seen[key] = f
         unique.append((f, rel))
