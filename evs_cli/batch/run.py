@@ -29,7 +29,7 @@ def execute(plan: Plan) -> Outcome:
     claim is released or goes stale is judged again (done by the other run: skipped; its run died: refined)."""
     from ..engine.families import sampling_note
     from ..engine.loras import check_lora_files
-    from ..engine.sources import check_sources
+    from ..engine.fit import check_models
     from .aliases import settle_aliases
     from .outputs import check_writable
     from .pool import check_devices, default_devices
@@ -40,7 +40,7 @@ def execute(plan: Plan) -> Outcome:
     devices = [] if ex.ray else list(ex.devices) or default_devices()
     check_devices(devices)
     check_writable(plan.jobs)
-    check_sources(preset.t2i_model, preset.t2v_model, preset.vae_model)  # local model paths: cheap, and before any load
+    check_models(preset.t2i_model, preset.t2v_model, preset.vae_model)  # local model paths: cheap, and before any load
     check_lora_files(preset.t2i.loras + preset.t2v.loras)
     if not request.quiet and (note := sampling_note(preset)):
         print(f"evs: warning: {note}", file=sys.stderr)

@@ -5,7 +5,8 @@ Algorithm 1 (`schedule`), Selective Feature Injection (`sfi`), the models as den
 chunks and temporal windows (`denoisers`, `windows`), model sources and their checks (`sources`),
 loading and the shipped SD1.5 configs (`models`, `configs/`), the T2V UNet on the T2I's spatial
 modules (`motion_unet`), motion-module weight files in either layout (`motion_files`), motion-module
-families and their T2V sampling (`families`), LoRAs switched per stage (`loras`), presets (`preset`),
+families and their T2V sampling (`families`), whether the models fit each other (`fit`), LoRAs switched
+per stage (`loras`), presets (`preset`),
 layer names (`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
 speed-ups (`speed`), where compiled graphs last (`compile_cache`), the `Engine` that ties them
 together (`pipeline`), and one video under many schedules with their common first stages run once

@@ -111,7 +111,8 @@ def detect(source: str) -> tuple[str, str] | None:
     import json
     from pathlib import Path
 
-    from .motion_files import safetensors_shapes, seen_in_weights
+    from .motion_files import seen_in_weights
+    from .sources import safetensors_shapes
 
     named = source.replace("\\", "/").rsplit("/", 1)[-1]  # the file's or repo's own name, not its folders'
     if m := _LIGHTNING_NAME.search(named):

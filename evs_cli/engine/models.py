@@ -209,9 +209,13 @@ def load_models(t2i: str, t2v: str, device="cpu", dtype: torch.dtype = torch.flo
                 tokenizer: str | None = None, vae: str | None = None, loras: tuple = ((), ())) -> ModelSet:
     """Both models, on one text encoder and one VAE (`vae`: an external one instead of the T2I model's);
     `loras`: (T2I LoRA specs, T2V LoRA specs), loaded into their UNets and switched per stage."""
+    from .fit import check_loaded
+
     tok, text_encoder, own_vae, unet, sched = load_t2i(t2i, dtype, tokenizer)
-    vae = load_vae(vae, dtype) if vae else own_vae
+    vae_model = load_vae(vae, dtype) if vae else own_vae
     adapter = load_motion_adapter(t2v, dtype)
+    check_loaded(unet.config, adapter.config, vae_model.config, t2v, vae)  # sources not seen before loading
+    vae = vae_model
     motion = build_motion_unet(unet, adapter)
     switch = None
     if any(loras):

@@ -18,9 +18,7 @@ must agree with the weights. Without one, the unseen settings are AnimateDiff's 
 from __future__ import annotations
 
 import inspect
-import json
 import re
-import struct
 from pathlib import Path
 
 from ..errors import EvsError, first_line
@@ -44,17 +42,6 @@ def read_weights(path: Path) -> dict:
         return state.get("state_dict", state)
     except Exception as e:  # noqa: BLE001
         raise EvsError(f"{path}: not a readable weights file ({first_line(e)})") from e
-
-
-def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Each tensor's shape from a .safetensors file's JSON header, reading nothing else (no torch)."""
-    try:
-        with open(path, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(n)) if n < 100 * 2**20 else {}
-        return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
-    except (OSError, ValueError, KeyError, TypeError, struct.error):
-        return {}
 
 
 def is_original_layout(state: dict) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 from pathlib import Path
 
 from ..errors import EvsError, first_line, read_text
@@ -93,7 +94,43 @@ def check_vae_source(source: str) -> str:
         raise EvsError(f"VAE {source!r}: a single-file VAE must end in {', '.join(CHECKPOINT_SUFFIXES)}")
     if kind == "folder" and not any((Path(source) / sub / "config.json").is_file() for sub in ("", "vae")):
         raise EvsError(f"VAE {source!r}: not a diffusers VAE folder (no config.json, nor vae/config.json)")
+    what = _what_vae_source_is(Path(source), kind)
+    if what is not None:
+        raise EvsError(f"VAE {source!r}: {what}, not an AutoencoderKL (--vae takes an SD VAE"
+                       + ("; a motion adapter goes to --t2v)" if what in _MOTION else ")"))
     return kind
+
+
+_MOTION = ("its config.json describes a MotionAdapter", "a motion module's weights")
+
+
+def _what_vae_source_is(source: Path, kind: str) -> str | None:
+    """What a --vae source is when it is plainly something else (as the loader would read it), else None."""
+    if kind == "folder":
+        cfg = source / "vae" / "config.json"
+        cfg = cfg if cfg.is_file() else source / "config.json"
+        try:
+            config = json.loads(read_text(cfg, "the VAE config"))
+        except ValueError as e:
+            raise EvsError(f"{cfg}: not valid JSON ({e})") from None
+        kind_named = config.get("_class_name", "AutoencoderKL") if isinstance(config, dict) else "JSON that is not an object"
+        if kind_named != "AutoencoderKL":
+            return f"its config.json describes a {kind_named}"
+    if kind == "file" and source.suffix == ".safetensors":
+        if any(".motion_modules." in k for k in safetensors_shapes(source)):
+            return "a motion module's weights"
+    return None
+
+
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape from a .safetensors file's JSON header, reading nothing else (no torch)."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n)) if n < 100 * 2**20 else {}
+        return {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return {}
 
 
 def local_scheduler_config(t2i: str) -> dict:
@@ -114,7 +151,8 @@ def local_scheduler_config(t2i: str) -> dict:
 
 
 def check_sources(t2i: str, t2v: str, vae: str | None = None) -> None:
-    """The models' local paths, checked before any model loads (hub ids are checked when loaded)."""
+    """The models' local paths, checked before any model loads (hub ids are checked when loaded); whether they
+    fit each other: fit.check_models."""
     check_t2i_source(resolve_source(t2i))
     check_t2v_source(resolve_source(t2v))
     if vae:

@@ -56,7 +56,8 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     from ..batch.settings import content_hash, fingerprint
     from ..engine.loras import check_lora_files
     from ..engine.pipeline import preset_grids
-    from ..engine.sources import check_sources, local_scheduler_config
+    from ..engine.fit import check_models
+    from ..engine.sources import local_scheduler_config
     from ..eval.evaluate import reference_for, reference_index
     from ..io.inputs import find_inputs
     from ..io.prompts import resolve_prompt
@@ -74,7 +75,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     check_out_folder(req.out)
     if req.reference is not None and not req.reference.exists():
         raise EvsError(f"--reference: {req.reference}: no such file or folder")
-    check_sources(base.t2i_model, base.t2v_model, base.vae_model)
+    check_models(base.t2i_model, base.t2v_model, base.vae_model)
     check_lora_files(base.t2i.loras + base.t2v.loras)
     found = find_inputs(list(req.inputs), list(req.listed), req.base)
     if not found:

@@ -124,3 +124,23 @@ def test_decoder_messages_are_in_plain_words(tmp_path):
     assert r.returncode == 1 and len(ours) == 1, lines
     assert re.search(r"b-0\.mp4: cannot decode video: the file is truncated", ours[0])
     assert not any(line.startswith("[") for line in lines)  # no "[h264 @ 0x...]" or "[12:00:00] file.cc:" lines
+
+
+def test_a_motion_module_for_other_unets_is_one_line_and_exit_2_before_any_video(tmp_path, tiny_paths):
+    import torch
+    from diffusers import MotionAdapter
+
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    adapter = MotionAdapter(block_out_channels=(32, 64, 64), motion_layers_per_block=1, motion_norm_num_groups=8,
+                            motion_num_attention_heads=2, use_motion_mid_block=False)
+    adapter.save_pretrained(tmp_path / "three")
+    torch.save(adapter.state_dict(), tmp_path / "three.ckpt")
+    what = "a motion module for UNets of 3 blocks (widths 32, 64, 64); the T2I model has 2"
+    for t2v, before_loading in ((tmp_path / "three", True), (tmp_path / "three.ckpt", False)):
+        r = evs("refine", src, "--t2i", tiny_paths["t2i"], "--t2v", t2v, "--out", tmp_path / "out")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        errors = [line for line in r.stderr.splitlines() if line.startswith("evs: error:")]
+        assert len(errors) == 1 and errors[0].endswith(f"T2V motion adapter '{t2v}': {what}"), r.stderr
+        if before_loading:  # the folder's config shows it: nothing else is printed
+            assert r.stderr.strip().splitlines() == errors
+        assert not (tmp_path / "out" / src.name).exists()

@@ -206,5 +206,5 @@ def test_a_lora_is_applied_logged_and_part_of_the_settings(tmp_path, models, tin
         bad = evs("refine", src, *models, "--out", tmp_path / "out2", "--lora", f"{lora}:{scale}")
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode == 2 and len(lines) == 1, bad.stderr  # before any model loads
-        assert lines[0].startswith(f"evs: error: ") and f"the scale '{scale}' {what}" in lines[0], lines
+        assert lines[0].startswith("evs: error: ") and f"the scale '{scale}' {what}" in lines[0], lines
     assert not (tmp_path / "out2").exists()
