@@ -24,7 +24,7 @@ from .options import RunOptions
 from .outputs import Job, discard, publish, remove_others_temps
 from .plan import Action, decide, prompt_for
 from .settings import Made, fingerprint, input_id, prompt_key
-from .timeouts import TimedOut, video_limit
+from .timeouts import TimedOut, clear_timed_out, video_limit
 from .work import Refined, Source, State, VideoWork
 
 
@@ -142,6 +142,7 @@ class VideoRefiner:
                 if not work.claim.renew():  # taken over while this run froze past its lease: not ours to write
                     raise EvsError(f"{job.output}: another run took its claim over; not written")
                 publish(work.tmp, job.output)
+                clear_timed_out(job.output)  # stuck in an earlier run, done now
                 work.state = State.DONE
         self.abandon(work)
         return work.record(self.options.preset, self.settings, self.options.seeds.base)

@@ -125,7 +125,19 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     settings = fingerprint(options)
     legacy = fingerprint(options, legacy=True)
     decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
+    decisions = [_unless_stuck_before(j, d, options, settings) for j, d in zip(jobs, decisions)]
     return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes, aliases)
+
+
+def _unless_stuck_before(job: Job, decision: Decision, options: RunOptions, settings: str) -> Decision:
+    """A video that got a run in one process stuck past its limit (timeouts.py) fails at once, so that the rerun
+    refines the others, until the settings, --timeout or the input change, or --overwrite."""
+    from .timeouts import timed_out_before
+
+    if decision.action is not Action.REFINE or options.output.overwrite:
+        return decision
+    stuck = timed_out_before(job.input, job.output, settings, options.preset.video_timeout)
+    return Decision(Action.FAIL, stuck) if stuck else decision
 
 
 def plan_aliases(found: list, twice: list, request: Request, prompts: Prompts, notes: list[str]):

@@ -26,7 +26,8 @@ from .options import RunOptions
 from .outputs import Job
 from .signals import interrupt_once, interrupts_as_keyboard
 from .stream import from_queue, run_worker
-from .timeouts import grace, read_limit
+from .settings import fingerprint
+from .timeouts import grace, mark_timed_out, read_limit
 
 
 def default_devices() -> list[str]:
@@ -81,7 +82,7 @@ def _run_here(jobs, device, options, on_event) -> None:
     import torch
 
     torch.set_num_threads(threads_per_worker(1))
-    watched = _Watchdog(jobs, read_limit(options.preset.video_timeout), on_event)
+    watched = _Watchdog(jobs, options, on_event)
     refiner = VideoRefiner(options, device)
     on_event(Loaded("0", device))
     run_worker(refiner, enumerate(jobs), "0", watched)
@@ -90,9 +91,12 @@ def _run_here(jobs, device, options, on_event) -> None:
 class _Watchdog:
     """A run in this process has nobody to kill its worker when a video is stuck inside one step (C code that
     never returns). Past that video's limit and the grace, this thread fails it, releases every claim and
-    temporary file, and ends the run with exit 1, so that the rerun finishes the other videos."""
+    temporary file, marks the video as stuck (timeouts.mark_timed_out) and ends the run with exit 1, so that the
+    rerun fails that video at once and finishes the other videos."""
 
-    def __init__(self, jobs: list[Job], limit: float | None, on_event: Callable):
+    def __init__(self, jobs: list[Job], options: RunOptions, on_event: Callable):
+        self.jobs, self.options = jobs, options
+        limit = read_limit(options.preset.video_timeout)
         self.ledger, self.limit, self.on_event = Ledger(jobs, len(jobs)), limit, on_event
         self.ledger.join("0")
         self.ledger.hand_out()
@@ -114,8 +118,10 @@ class _Watchdog:
             if stuck:
                 _, index, record = stuck[0]
                 self.on_event(Finished("0", index, record))
+                job = self.jobs[index]
+                mark_timed_out(job.output, job.input, fingerprint(self.options), self.options.preset.video_timeout)
                 print("evs: error: the run stops here (this process cannot stop a stuck step); rerun to finish "
-                      "the other videos", file=sys.stderr, flush=True)
+                      "the other videos (the rerun fails this one at once)", file=sys.stderr, flush=True)
                 shutdown_claims()
                 os._exit(1)
 
