@@ -3,6 +3,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+if "EVS_TESTS_CONFIG_HOME" not in os.environ:  # the compile cache's key (and any other user config) stays in the run
+    import tempfile
+
+    os.environ["EVS_TESTS_CONFIG_HOME"] = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="evs-tests-config-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

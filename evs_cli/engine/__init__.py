@@ -8,7 +8,8 @@ modules (`motion_unet`), motion-module weight files in either layout (`motion_fi
 families and their T2V sampling (`families`), whether the models fit each other (`fit`), LoRAs switched
 per stage (`loras`), presets (`preset`),
 layer names (`layers`), per-call options (`options`), the device clock (`timing`), compile and memory-layout
-speed-ups (`speed`), where compiled graphs last (`compile_cache`), the `Engine` that ties them
+speed-ups (`speed`), where compiled graphs last (`compile_cache`) and what of them
+is trusted (`cache_trust`), the `Engine` that ties them
 together (`pipeline`), and one video under many schedules with their common first stages run once
 (`shared`).
 

@@ -6,11 +6,12 @@ generation and the C++/Triton build. By default that cache lives in /tmp, which 
 requeued cluster job loses. We point it at a lasting folder, one subfolder per torch build, Python and
 device model, so that a cache shared over NFS by nodes of several kinds never offers one kind's kernels to
 another (inductor's own key would refuse most, but we do not rely on that), and another video size is simply
-a new entry beside the old.
+a new entry beside the old. What the cache may be trusted with, and how evs checks it: cache_trust.py.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import platform
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EvsError
+from .cache_trust import load_key, others_can_write, seal, verify
 
 ENV = "TORCHINDUCTOR_CACHE_DIR"  # inductor reads it at every cache access: set before the first compile
 
@@ -38,7 +40,7 @@ def unusable(root: Path) -> str | None:
         return f"{existing} is not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} cannot be written (permission denied or a read-only filesystem)"
-    return None
+    return others_can_write(root)
 
 
 def device_model(device) -> str:
@@ -71,6 +73,15 @@ def machine_key(device) -> str:
     return f"{slug}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+_SIGNED: dict[Path, bytes] = {}  # the caches this process uses, signed again after each video and at exit
+
+
+def seal_compile_caches() -> None:
+    """Sign what this process compiled so far (a run killed later keeps it)."""
+    for folder, key in _SIGNED.items():
+        seal(folder, key)
+
+
 def use_compile_cache(root: Path | None, device) -> Path:
     """Make inductor keep its caches under `root`/<machine key> and return that folder. root None: a
     TORCHINDUCTOR_CACHE_DIR the user set is kept as it is, else default_root(). Call before the first
@@ -79,10 +90,17 @@ def use_compile_cache(root: Path | None, device) -> Path:
         folder = Path(os.environ[ENV])
     else:
         folder = Path(root or default_root()).expanduser() / machine_key(device)
+    if why := others_can_write(folder):
+        raise EvsError(f"compile cache {folder}: {why}; other users could put code into it that --compile runs")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as e:
         raise EvsError(f"compile cache {folder}: cannot create it ({e.strerror or e})") from None
+    key = load_key()
+    verify(folder, key)  # before PyTorch reads anything there: what evs did not write goes
+    if folder not in _SIGNED:
+        _SIGNED[folder] = key
+        atexit.register(seal, folder, key)
     os.environ[ENV] = str(folder.resolve())
     import torch._inductor.config as inductor
 

@@ -5,6 +5,7 @@ and each computes what eager mode does."""
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -41,12 +42,22 @@ CHILD = textwrap.dedent("""
 """)
 
 
+class _Touch:
+    """A pickle that creates a file when loaded: what an attacker would put into a shared cache."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
 def _child(cache, width):
     env = {k: v for k, v in os.environ.items() if k != ENV}
     r = subprocess.run([sys.executable, "-c", CHILD, str(cache), str(width)], capture_output=True, text=True,
                        env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return {**json.loads(r.stdout.strip().splitlines()[-1]), "stderr": r.stderr}
 
 
 def test_a_second_process_loads_the_compiled_vae_and_another_shape_compiles_anew(tmp_path):
@@ -60,6 +71,21 @@ def test_a_second_process_loads_the_compiled_vae_and_another_shape_compiles_anew
     other = _child(tmp_path, 12)  # another latent width: its own entry, not the 8-wide graph
     assert other["misses"] >= 1 and other["hits"] == 0, other
     assert other["err"] < 1e-4, other
+
+    # Whoever can write the cache: a pickle planted beside each graph, and every graph replaced by junk. Inductor
+    # unpickles every file of a graph's folder; evs removes what it did not write before PyTorch looks.
+    marker = tmp_path / "ran"
+    planted = pickle.dumps(_Touch(str(marker)))
+    graphs = [p for p in (tmp_path / os.path.basename(cold["folder"]) / "fxgraph").rglob("*") if p.is_file()]
+    assert graphs
+    for g in graphs:
+        g.write_bytes(b"junk from a full disk")
+        (g.parent / "zz-planted").write_bytes(planted)
+    again = _child(tmp_path, 8)
+    assert not marker.exists()  # the planted pickle never ran
+    assert not any(p.name == "zz-planted" for p in tmp_path.rglob("*"))
+    assert again["misses"] >= 1 and again["err"] < 1e-4, again  # compiled again, quietly
+    assert "Traceback" not in again["stderr"] and "unable to load" not in again["stderr"], again["stderr"][-3000:]
 
 
 def test_the_cache_folder_is_keyed_by_torch_python_and_device(monkeypatch):
