@@ -242,7 +242,7 @@ def test_tune_on_ray_scores_what_a_local_tune_does(tmp_path, cluster, models):
     for name, where in (("local", ["--devices", "cpu"]), ("ray", ["--ray", "--ray-address", cluster])):
         out = tmp_path / name
         r = evs("tune", "in", *models, "--grid", "tV=2", "--out", out, "--prompt", "x", "--weight-free", *where,
-                cwd=tmp_path, env_extra={"OMP_NUM_THREADS": "1"})  # one thread, as Ray gives a 1-CPU actor
+                cwd=tmp_path, env_extra={"OMP_NUM_THREADS": "8"})  # the threads Ray gives the actor: 8 CPUs
         assert r.returncode == 0, r.stderr
         assert (out / "tuned.yaml").is_file() and "model calls: T2I 12, T2V 8" in r.stderr
         scores[name] = {(x["video"], x["setting"]): x["scores"] for x in _records(out / "tune.jsonl")}
