@@ -103,7 +103,7 @@ def settings_of(base: Preset, axes: list[tuple[str, list[str]]]) -> tuple[list[S
     merged = 0
     keys = [k for k, _ in axes]
     usable: set[tuple[int, str]] = set()  # (axis, value) that some combination could use
-    first_reason: dict[tuple[int, str], str] = {}
+    reason: dict[tuple[int, str], str] = {}  # the last combination's (the widest, where values are sorted)
     for combo in itertools.product(*(v for _, v in axes)):
         overrides = [parse_override(f"{k}={v}") for k, v in zip(keys, combo)]
         try:
@@ -111,7 +111,7 @@ def settings_of(base: Preset, axes: list[tuple[str, list[str]]]) -> tuple[list[S
         except ConfigError as e:
             rejected[str(e)] = rejected.get(str(e), 0) + 1
             for axis, v in enumerate(combo):
-                first_reason.setdefault((axis, v), str(e))
+                reason[axis, v] = str(e)
             continue
         usable.update(enumerate(combo))
         values = tuple((k, _value(o)) for k, o in zip(keys, overrides))
@@ -126,7 +126,7 @@ def settings_of(base: Preset, axes: list[tuple[str, list[str]]]) -> tuple[list[S
         setting = Setting(label, values, preset)
         seen[ident] = setting
         out.append(setting)
-    _refuse_unusable(axes, usable, first_reason)
+    _refuse_unusable(axes, usable, reason)
     notes = [f"{n} combination{'s' * (n > 1)} left out: {why}" for why, n in rejected.items()]
     if merged:
         notes.append(f"{merged} combination{'s' * (merged > 1)} gave a schedule already in the grid (or the base's): "
@@ -137,13 +137,13 @@ def settings_of(base: Preset, axes: list[tuple[str, list[str]]]) -> tuple[list[S
     return out, notes
 
 
-def _refuse_unusable(axes, usable: set, first_reason: dict) -> None:
+def _refuse_unusable(axes, usable: set, reason: dict) -> None:
     """A value that no combination can use is a mistake in the command (a typo, a value out of range), not a
     combination to leave out: one EvsError naming it."""
     for axis, (key, values) in enumerate(axes):
         for v in values:
             if (axis, v) not in usable:
-                raise EvsError(f"--grid {key}={v}: no combination can use this value ({first_reason[axis, v]})")
+                raise EvsError(f"--grid {key}={v}: no combination can use this value ({reason[axis, v]})")
 
 
 def _value(override: dict):

@@ -53,7 +53,7 @@ def test_a_grid_of_nothing_new_is_an_error():
     (["tV=1,2,99"], "tV=99", "tV must be an integer in 1..8, got 99"),
     (["tV=2,abc"], "tV=abc", "got 'abc'"),
     (["t2v.family=v2,v9"], "t2v.family=v9", "got 'v9'"),
-    (["tV=1,2", "nV=1,9"], "nV=9", "got 9")])  # no tV allows nV 9
+    (["tV=1,2", "nV=1,9"], "nV=9", "nV must be an integer in 1..2, got 9")])  # said for the widest tV
 def test_a_value_no_combination_can_use_is_an_error_naming_it(grid, named, why):
     with pytest.raises(EvsError) as e:
         settings_of(load_preset("toy"), parse_grid(grid))
