@@ -68,6 +68,22 @@ def test_the_owner_renews_its_claim_however_long_it_works(tmp_path, monkeypatch)
     c.release()
 
 
+def test_a_lease_runs_from_the_last_renewal_not_from_the_claims_creation(tmp_path, monkeypatch):
+    """A live run on another machine keeps its claim however long ago it made it: the lease is stepped past on
+    both sides of its last renewal (the claim file's mtime), with a clock that the test moves."""
+    lease, made, renewed = 60.0, 1_000_000.0, 1_000_500.0  # made 500 s (over 8 leases) before its last renewal
+    c = Claim(tmp_path / "a.mp4", lease=lease)
+    _write_claim(c.path, pid=1, boot="another-boot", pidns="pid:[1]", start=1, time=made)
+    os.utime(c.path, (renewed, renewed))
+    now = [renewed + lease - 0.5]
+    monkeypatch.setattr(claims.time, "time", lambda: now[0])
+    assert c.live_holder() and not c.acquire()  # just inside its lease: not taken
+    now[0] = renewed + lease + 0.5
+    assert not c.live_holder()  # just past it: stale
+    assert c.acquire() and c.ours()
+    c.release()
+
+
 def test_release_removes_only_ones_own_claim(tmp_path):
     c = Claim(tmp_path / "a.mp4", lease=60)
     assert c.acquire()

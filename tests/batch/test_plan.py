@@ -147,3 +147,27 @@ def test_no_video_is_one_error_unless_a_shard_holds_none(tmp_path):
         make_plan(_request([tmp_path / "empty"], tmp_path / "out"))
     req = _request([tmp_path / "empty"], tmp_path / "out")
     assert make_plan(replace(req, shard=(1, 2))).jobs == []
+
+
+def test_the_plan_judges_an_output_by_the_prompt_the_worker_will_use_the_prompts_table_first(tmp_path):
+    """--prompts wins over the file name: an output made with the table's prompt is the same video (skipped),
+    and one made with the name's prompt has another prompt (failed), as the worker would judge them."""
+    from evs_cli.batch.options import Prompts
+    from evs_cli.batch.plan import prompt_for
+
+    src = tmp_path / "in" / "a red circle-0.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"not decoded by the plan")
+    out = tmp_path / "out"
+    table = {"a red circle-0.mp4": "a red circle on the beach at dusk"}
+    request = _request([src], out)
+    request = replace(request, options=replace(request.options, prompts=Prompts(table=table)))
+    job = make_plan(request).jobs[0]
+    assert prompt_for(job, request.options.prompts) == "a red circle on the beach at dusk"
+    assert prompt_for(job, Prompts()) == "a red circle"  # the file name, without the table
+    settings = make_plan(request).settings
+    _mp4(job.output, Made(settings, prompt_key("a red circle on the beach at dusk"), input_id(src)).tag())
+    assert [d.action for d in make_plan(request).decisions] == [Action.SKIP]
+    _mp4(job.output, Made(settings, prompt_key("a red circle"), input_id(src)).tag())
+    (decision,) = make_plan(request).decisions
+    assert decision.action is Action.FAIL and "made with another prompt" in decision.reason
