@@ -42,7 +42,7 @@ class Owner:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:  # pragma: no mutate - /proc's text is ASCII in any encoding
             return f.read().strip()
     except OSError:
         return None
@@ -240,10 +240,10 @@ class _Registry:
     def __init__(self):
         self.lock = threading.RLock()
         self.claims: dict[int, Claim] = {}
-        self.closed = False
+        self.closed = False  # pragma: no mutate - None is as false
         self.thread: threading.Thread | None = None
         self.changed = threading.Event()  # a claim was added: the renewal interval may be shorter now
-        self.pid = os.getpid()
+        self.pid = os.getpid()  # pragma: no mutate - another value only makes the first add() reset what is empty
 
     def add(self, claim: Claim) -> None:
         with self.lock:

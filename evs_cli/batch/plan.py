@@ -148,20 +148,21 @@ def plan_aliases(found: list, twice: list, request: Request, prompts: Prompts, n
     from .outputs import in_shard
 
     kept_rel = {f: rel for f, rel in found}
-    others = []
+    others, paths = [], {(f, rel) for f, rel in found}
     for f, rel, kept in twice:
-        if rel == kept_rel[kept]:
+        if rel == kept_rel[kept] or (f, rel) in paths:  # the same output again
             notes.append(f"{f} is the same file as {kept}: refined once")
         else:
             others.append((f, rel, kept))
+            paths.add((f, rel))
     every = plan_jobs(found + [(f, rel) for f, rel, _ in others], request.out, request.options.output.fmt)
-    by_input = {j.input: j for j in every}  # inputs inside --out were left out
-    jobs = [by_input[f] for f, _ in found if f in by_input]
+    by_path = {(j.input, j.rel): j for j in every}  # inputs inside --out were left out
+    jobs = [by_path[f, rel] for f, rel in found if (f, rel) in by_path]
     aliases = []
-    for f, _, kept in others:
-        if f not in by_input or kept not in by_input:
+    for f, rel, kept in others:
+        if (f, rel) not in by_path or (kept, kept_rel[kept]) not in by_path:
             continue
-        alias, job = by_input[f], by_input[kept]
+        alias, job = by_path[f, rel], by_path[kept, kept_rel[kept]]
         if prompt_for(alias, prompts) == prompt_for(job, prompts):
             aliases.append((alias, job))
         else:

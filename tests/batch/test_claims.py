@@ -11,6 +11,7 @@ import pytest
 
 from evs_cli.batch import claims
 from evs_cli.batch.claims import Claim, clear_dead_owner, start_time, this_process
+from evs_cli.errors import EvsError
 
 
 def _write_claim(path, **owner):
@@ -139,3 +140,105 @@ def test_of_many_contenders_for_a_dead_claim_exactly_one_wins(tmp_path):
         p.join(timeout=30)
     assert sorted(won) == [False] * 5 + [True]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# -- who is alive, read from /proc --------------------------------------------------------------------
+def test_a_live_owner_here_is_alive_by_its_pid_and_start_time_and_only_on_this_boot_and_namespace(tmp_path):
+    me = this_process()
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        owner = {"token": "other", "pid": child.pid, "boot": me.boot, "pidns": me.pidns, "start": start_time(child.pid)}
+        assert claims.alive_here(owner) is True  # another live process here
+        assert claims.alive_here({**owner, "start": owner["start"] + 1}) is False  # its PID, recycled
+        assert claims.alive_here({**owner, "pidns": "pid:[other]"}) is None  # another namespace: the lease tells
+        assert claims.alive_here({**owner, "boot": "another-boot"}) is None  # another boot or machine
+        for pid in ("1", 0, -3, None):
+            assert claims.alive_here({**owner, "pid": pid}) is False, pid
+    finally:
+        child.kill()
+        child.wait()
+    init = start_time(1)  # PID 1: in a container, an evs run itself
+    if init is not None:
+        assert claims.alive_here({"token": "x", "pid": 1, "boot": me.boot, "pidns": me.pidns, "start": init}) is True
+    mine = {"token": me.token, "pid": me.pid, "boot": me.boot, "pidns": me.pidns, "start": None}
+    assert claims.alive_here(mine) is True  # this process's own claim, even where its start time is unknown
+    assert claims.alive_here({**mine, "token": "another run's"}) is False
+
+
+def test_start_times_are_read_past_a_name_with_parentheses_and_a_zombie_has_none(monkeypatch):
+    fields = ["S"] + [str(i) for i in range(1, 19)] + ["4242"]  # field 3 (state) .. field 22 (start time)
+    stat = {"/proc/7/stat": "7 (we) (ird) " + " ".join(fields), "/proc/8/stat": "8 (z) Z " + " ".join(fields[1:]),
+            "/proc/9/stat": "9 (x) X " + " ".join(fields[1:]), "/proc/10/stat": "10 (cut) S 1 2"}
+    monkeypatch.setattr(claims, "_read", stat.get)
+    assert claims.start_time(7) == 4242
+    assert claims.start_time(8) is None and claims.start_time(9) is None  # a zombie, a dead task
+    assert claims.start_time(10) is None and claims.start_time(11) is None  # cut short; gone
+
+
+def test_this_process_knows_its_pid_namespace_and_boot(monkeypatch):
+    monkeypatch.setattr(claims, "_me", None)  # read anew, not the owner an earlier test made
+    me = this_process()
+    assert me.pidns == os.readlink("/proc/self/ns/pid")
+    assert me.boot == open("/proc/sys/kernel/random/boot_id").read().strip() and me.pid == os.getpid()
+    assert me.start == start_time(os.getpid()) is not None
+
+
+# -- the lease and the grace, stepped past on both sides --------------------------------------------------
+@pytest.mark.parametrize("info,limit", [({}, claims.UNREADABLE_GRACE),  # empty or garbled: a short grace
+                                        ({"token": "t", "boot": "elsewhere"}, 60.0)])  # another machine: the lease
+def test_a_claim_is_stale_from_exactly_its_limit_on(tmp_path, monkeypatch, info, limit):
+    c = Claim(tmp_path / "a.mp4", lease=60.0)
+    c.path.write_text("")
+    os.utime(c.path, (1000.0, 1000.0))
+    for age, stale in ((limit - 0.25, False), (limit, True), (limit + 0.25, True)):
+        monkeypatch.setattr(claims.time, "time", lambda age=age: 1000.0 + age)
+        assert c._stale(info) is stale, age
+    c.path.unlink()
+    assert c._stale({"token": "t"}) is True  # gone meanwhile: nothing to wait for
+    assert c._take_over() is True  # released meanwhile: race for it again
+
+
+# -- the renewal thread and the shutdown ---------------------------------------------------------------
+def test_the_registry_renews_every_claim_it_holds_and_shutdown_releases_them_and_takes_no_more(tmp_path,
+                                                                                             monkeypatch):
+    registry = claims._Registry()
+    monkeypatch.setattr(claims, "_registry", registry)
+    a, b = Claim(tmp_path / "a.mp4", lease=0.4), Claim(tmp_path / "b.mp4", lease=600)
+    assert a.acquire() and b.acquire()
+    token = this_process().token
+    tmp = a.create_temp()
+    assert tmp.name.startswith(f"a.mp4.evs-tmp-{token}-")
+    theirs = tmp_path / "a.mp4.evs-tmp-0therrun-abc"  # another process's temporary file: not ours to remove
+    theirs.write_bytes(b"x")
+    for c in (a, b):
+        os.utime(c.path, (1, 1))
+    time.sleep(0.6)  # renewed every shortest lease / 4 = 0.1 s
+    assert all(c.path.stat().st_mtime > time.time() - 0.5 for c in (a, b))
+    assert registry.thread.is_alive()
+    registry.shutdown()
+    assert not a.path.exists() and not b.path.exists() and not tmp.exists() and theirs.exists()
+    assert not Claim(tmp_path / "c.mp4").acquire() and not (tmp_path / "c.mp4.evs-claim").exists()
+    with pytest.raises(EvsError, match="no longer held"):
+        a.create_temp()
+
+
+def test_the_renewal_waits_a_quarter_of_the_shortest_lease_held(monkeypatch):
+    registry = claims._Registry()
+    waits = []
+
+    class Stop(Exception):
+        pass
+
+    def wait(timeout):
+        waits.append(timeout)
+        raise Stop
+
+    monkeypatch.setattr(registry.changed, "wait", wait)
+    registry.claims = {1: Claim(__import__("pathlib").Path("/nonexistent/a.mp4"), lease=8.0),
+                       2: Claim(__import__("pathlib").Path("/nonexistent/b.mp4"), lease=100.0)}
+    with pytest.raises(Stop):
+        registry._renew_forever()
+    registry.claims = {}
+    with pytest.raises(Stop):
+        registry._renew_forever()
+    assert waits == [2.0, claims.DEFAULT_LEASE / 4]

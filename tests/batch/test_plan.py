@@ -171,3 +171,49 @@ def test_the_plan_judges_an_output_by_the_prompt_the_worker_will_use_the_prompts
     _mp4(job.output, Made(settings, prompt_key("a red circle"), input_id(src)).tag())
     (decision,) = make_plan(request).decisions
     assert decision.action is Action.FAIL and "made with another prompt" in decision.reason
+
+
+def test_other_paths_to_a_file_are_aliases_of_its_job_in_its_shard_and_another_prompt_is_a_video_of_its_own(
+        tmp_path):
+    from evs_cli.batch.outputs import in_shard
+
+    tree = tmp_path / "vb"
+    for i in range(6):
+        (tree / "overall").mkdir(parents=True, exist_ok=True)
+        (tree / "overall" / f"a circle-{i}.mp4").write_bytes(b"not decoded by the plan %d" % i)
+        (tree / "subject").mkdir(exist_ok=True)
+        os.symlink(f"../overall/a circle-{i}.mp4", tree / "subject" / f"a circle-{i}.mp4")
+    os.symlink("../overall/a circle-0.mp4", tree / "subject" / "a square-0.mp4")  # another name: another prompt
+    out = tmp_path / "out"
+    named = tree / "overall" / "a circle-1.mp4"
+    plan = make_plan(_request([tree, named, named], out))  # named twice alike: said once; by another path: a link
+    assert [j.rel.as_posix() for j in plan.jobs] == [f"overall/a circle-{i}.mp4" for i in range(6)] + [
+        "subject/a square-0.mp4"]
+    assert sorted((a.rel.as_posix(), j.rel.as_posix()) for a, j in plan.aliases) == sorted(
+        [(f"subject/a circle-{i}.mp4", f"overall/a circle-{i}.mp4") for i in range(6)]
+        + [("a circle-1.mp4", "overall/a circle-1.mp4")])
+    assert all(a.output == out / a.rel for a, _ in plan.aliases)
+    assert plan.notes == [f"{named} is the same file as {named}: refined once",
+                          f"{tree / 'subject' / 'a square-0.mp4'} is the same file as "
+                          f"{tree / 'overall' / 'a circle-0.mp4'} with another prompt: refined for each"]
+    for k in (0, 1):
+        shard = make_plan(replace(_request([tree, named, named], out), shard=(k, 2)))
+        assert shard.jobs == [j for j in plan.jobs if in_shard(j.rel, (k, 2))]
+        assert shard.aliases == [(a, j) for a, j in plan.aliases if in_shard(j.rel, (k, 2))]  # the video's shard
+
+
+def test_a_video_stuck_in_an_earlier_run_fails_at_once_unless_overwritten_or_another_timeout(tmp_path):
+    from evs_cli.batch.timeouts import mark_timed_out
+
+    src = tmp_path / "in" / "a-0.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"not decoded by the plan")
+    out = tmp_path / "out"
+    plan = make_plan(_request([src], out))
+    mark_timed_out(plan.jobs[0].output, src, plan.settings, plan.options.preset.video_timeout)
+    (decision,) = make_plan(_request([src], out)).decisions
+    assert decision.action is Action.FAIL and decision.reason.startswith(f"{src}: stuck past its time limit")
+    assert make_plan(_request([src], out, overwrite=True)).decisions[0].action is Action.REFINE
+    assert make_plan(_request([src], out, crf=30)).decisions[0].action is Action.REFINE  # other settings
+    _mp4(plan.jobs[0].output, TAG_PREFIX + plan.settings)  # an output made since: judged as outputs are
+    assert make_plan(_request([src], out)).decisions[0].action is Action.SKIP
