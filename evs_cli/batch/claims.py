@@ -198,25 +198,62 @@ def claim_path(output: Path) -> Path:
 
 
 def _remove_if(path: Path, token: str | None) -> bool:
-    """Remove the claim at `path` only if it is the one with `token` (the one judged), in one rename: a
-    claim another run created after the judgement is put back. True when `path` is free now."""
-    private = path.with_name(f"{path.name}.drop-{this_process().token}-{secrets.token_hex(4)}")
+    """Remove the claim at `path` only if it is the one with `token` (the one judged); True when `path` is
+    free now. It is read through a second name (a hard link) first, so a newer claim that another run made
+    after the judgement stays where it is: `path` is never free while such a claim stands (moving it away to
+    read it, then back, let a third run claim the output in between, and two runs thought they held it)."""
+    mark = f"{this_process().token}-{secrets.token_hex(4)}"
+    seen, dropped = path.with_name(f"{path.name}.seen-{mark}"), path.with_name(f"{path.name}.drop-{mark}")
     try:
-        os.rename(path, private)
+        os.link(path, seen, follow_symlinks=False)
     except FileNotFoundError:
         return True
+    except OSError:  # a filesystem without hard links: read it where the rename puts it
+        return _remove_by_rename(path, token, dropped)
     try:
-        info = json.loads(private.read_text(encoding="utf-8", errors="replace"))
+        if not _is_judged(seen, token):
+            return False
+        try:
+            os.rename(path, dropped)
+        except FileNotFoundError:
+            return True  # removed meanwhile by another run that judged it too
+        if os.path.samefile(seen, dropped):
+            dropped.unlink(missing_ok=True)
+            return True
+        return _put_back(dropped, path)  # a newer claim slipped in between the link and the rename
+    finally:
+        seen.unlink(missing_ok=True)
+
+
+def _is_judged(claim: Path, token: str | None) -> bool:
+    try:
+        info = json.loads(claim.read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError):
         info = {}
-    if not isinstance(info, dict) or info.get("token") == token:
-        private.unlink(missing_ok=True)
+    return not isinstance(info, dict) or info.get("token") == token
+
+
+def _remove_by_rename(path: Path, token: str | None, dropped: Path) -> bool:
+    try:
+        os.rename(path, dropped)
+    except FileNotFoundError:
         return True
-    try:  # someone else's newer claim: back where it was, unless yet another run claimed meanwhile
-        os.link(private, path)
-    except OSError:
+    if _is_judged(dropped, token):
+        dropped.unlink(missing_ok=True)
+        return True
+    return _put_back(dropped, path)
+
+
+def _put_back(dropped: Path, path: Path) -> bool:
+    """Someone else's newer claim: back where it was, unless yet another run claimed meanwhile."""
+    try:
+        os.link(dropped, path, follow_symlinks=False)
+    except FileExistsError:
         pass
-    private.unlink(missing_ok=True)
+    except OSError:  # no hard links here: a rename, unless a newer claim is there now
+        if not os.path.lexists(path):
+            os.replace(dropped, path)
+    dropped.unlink(missing_ok=True)
     return False
 
 

@@ -242,3 +242,44 @@ def test_the_renewal_waits_a_quarter_of_the_shortest_lease_held(monkeypatch):
     with pytest.raises(Stop):
         registry._renew_forever()
     assert waits == [2.0, claims.DEFAULT_LEASE / 4]
+
+
+def test_a_newer_claim_is_never_moved_away_while_a_stale_judgement_is_acted_on(tmp_path, monkeypatch):
+    """Run B judged a dead claim stale; meanwhile it was removed and run A claimed the output anew. B's removal
+    reads the claim before it acts: A's claim stays in place the whole time, so a third run cannot claim the
+    output in between (two runs then believed they held it; seen as two winners among six contenders)."""
+    path = Claim(tmp_path / "a.mp4").path
+    path.write_text(json.dumps({"token": "A's"}))
+    third, real_loads = [], json.loads
+
+    def a_third_run_tries_while_b_reads(text, *args, **kw):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            third.append("claimed")
+        except FileExistsError:
+            third.append("refused")
+        return real_loads(text, *args, **kw)
+
+    monkeypatch.setattr(claims.json, "loads", a_third_run_tries_while_b_reads)
+    assert claims._remove_if(path, "the dead owner's") is False
+    monkeypatch.undo()
+    assert third == ["refused"] and json.loads(path.read_text())["token"] == "A's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4.evs-claim"]  # no second name left
+    assert claims._remove_if(path, "A's") is True and not path.exists()  # the judged one goes
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_where_the_filesystem_has_no_hard_links_a_claim_is_judged_where_a_rename_puts_it(tmp_path, monkeypatch):
+    import errno
+
+    def no_links(*args, **kw):
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    path = Claim(tmp_path / "a.mp4").path
+    path.write_text(json.dumps({"token": "A's"}))
+    monkeypatch.setattr(claims.os, "link", no_links)
+    assert claims._remove_if(path, "someone else's") is False  # not the judged one: left (put back) where it was
+    monkeypatch.undo()
+    assert json.loads(path.read_text())["token"] == "A's"
+    monkeypatch.setattr(claims.os, "link", no_links)
+    assert claims._remove_if(path, "A's") is True and list(tmp_path.iterdir()) == []
