@@ -7,8 +7,9 @@ run takes a claim over when
 - its owner is on the same boot and in the same PID namespace, and that PID is gone or started at another
   time (a recycled PID): a dead owner is known at once, whatever the hostname says;
 - or it has not been renewed for a whole lease (another machine or container, or a process that froze).
-Taking over and releasing both go through one rename to a private name, so of two contenders one wins, and
-no run ever removes a claim that is not the one it judged (its own, or the stale one).
+Taking over and releasing both read the claim through a second name (a hard link), then remove it in one
+rename, so of two contenders one wins, no run ever removes a claim that is not the one it judged (its own, or
+the stale one), and a newer claim is never moved away, not even for a moment.
 """
 
 from __future__ import annotations
