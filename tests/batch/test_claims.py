@@ -283,3 +283,38 @@ def test_where_the_filesystem_has_no_hard_links_a_claim_is_judged_where_a_rename
     assert json.loads(path.read_text())["token"] == "A's"
     monkeypatch.setattr(claims.os, "link", no_links)
     assert claims._remove_if(path, "A's") is True and list(tmp_path.iterdir()) == []
+
+
+def test_a_newer_claim_that_slips_in_between_reading_and_removing_is_put_back(tmp_path, monkeypatch):
+    path = Claim(tmp_path / "a.mp4").path
+    path.write_text(json.dumps({"token": "dead"}))
+    real_rename = os.rename
+
+    def newer_claim_first(src, dst):  # the dead claim is replaced by a newer one just before the rename
+        if str(src) == str(path):
+            fresh = tmp_path / "fresh"
+            fresh.write_text(json.dumps({"token": "newer"}))
+            real_rename(fresh, path)
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(claims.os, "rename", newer_claim_first)
+    assert claims._remove_if(path, "dead") is False
+    monkeypatch.undo()
+    assert json.loads(path.read_text())["token"] == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4.evs-claim"]
+
+
+def test_a_garbled_claim_judged_unreadable_is_removed_and_a_vanished_one_is_free(tmp_path, monkeypatch):
+    import errno
+
+    path = Claim(tmp_path / "a.mp4").path
+    path.write_bytes(b"\xff\xfe garbled \x00")
+    assert claims._remove_if(path, None) is True and not path.exists()  # judged with no token: unreadable
+    path.write_bytes(b"\xff\xfe garbled \x00")
+
+    def no_links(*args, **kw):
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(claims.os, "link", no_links)
+    assert claims._remove_if(path, None) is True and not path.exists()
+    assert claims._remove_if(path, "anyone") is True  # nothing there: free
