@@ -12,7 +12,7 @@ import torch
 
 from evs_cli.batch.options import OutputPolicy, Request, RunOptions
 from evs_cli.batch.outputs import Job
-from evs_cli.batch.plan import Action, decide, make_plan
+from evs_cli.batch.plan import Action, Decision, decide, make_plan
 from evs_cli.batch.settings import TAG_PREFIX, Made, input_id, prompt_key
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.engine.sources import SD15_CONFIG
@@ -217,3 +217,44 @@ def test_a_video_stuck_in_an_earlier_run_fails_at_once_unless_overwritten_or_ano
     assert make_plan(_request([src], out, crf=30)).decisions[0].action is Action.REFINE  # other settings
     _mp4(plan.jobs[0].output, TAG_PREFIX + plan.settings)  # an output made since: judged as outputs are
     assert make_plan(_request([src], out)).decisions[0].action is Action.SKIP
+
+
+def test_inputs_are_named_three_at_most_in_messages():
+    from evs_cli.batch.plan import named
+
+    assert named(["a"]) == "a" and named(["a", "b", "c"]) == "a, b, c"
+    assert named(["a", "b", "c", "d"]) == "a, b, c and 1 more"
+    assert named(list("abcdef")) == "a, b, c and 3 more"
+
+
+def test_a_plan_reads_the_prompts_file_keeps_listed_files_below_base_and_judges_again(tmp_path):
+    from evs_cli.batch.settings import fingerprint
+
+    base = tmp_path / "vb"
+    src = base / "sub" / "a red circle-0.mp4"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(b"not decoded by the plan")
+    table = tmp_path / "prompts.json"
+    table.write_text(json.dumps({"sub/a red circle-0.mp4": "a red circle, from the table"}))
+    out = tmp_path / "out"
+    request = replace(_request([], out), listed=(str(src),), base=base)
+    plan = make_plan(request, table)
+    assert plan.options.prompts.table == {"sub/a red circle-0.mp4": "a red circle, from the table"}
+    assert [j.rel.as_posix() for j in plan.jobs] == ["sub/a red circle-0.mp4"]  # kept below --base
+    assert plan.legacy == fingerprint(plan.options, legacy=True) != plan.settings
+    job = plan.jobs[0]
+    assert plan.judge(job).action is Action.REFINE
+    _mp4(job.output, Made(plan.settings, prompt_key("a red circle, from the table"), input_id(src)).tag())
+    assert plan.judge(job).action is Action.SKIP  # judged again now, with the table's prompt
+    _mp4(job.output, Made(plan.settings, prompt_key("a red circle"), input_id(src)).tag())
+    assert plan.judge(job).action is Action.FAIL  # the file name's prompt is another prompt
+    _mp4(job.output, TAG_PREFIX + plan.legacy)  # what evs 0.1 wrote for these settings: still done
+    assert [d.action for d in make_plan(request, table).decisions] == [Action.SKIP]
+    assert plan.judge(job).action is Action.SKIP
+
+
+def test_a_failed_decision_records_its_reason_as_the_error():
+    job = Job(Path("in/a.mp4"), Path("a.mp4"), Path("out/a.mp4"))
+    rec = Decision(Action.FAIL, "out/a.mp4: exists, made with other settings", "ffff").record(job, "0000")
+    assert rec["status"] == "failed" and rec["error"] == "out/a.mp4: exists, made with other settings"
+    assert rec["settings"] == "0000" and rec["output_settings"] == "ffff"
