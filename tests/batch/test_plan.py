@@ -258,3 +258,19 @@ def test_a_failed_decision_records_its_reason_as_the_error():
     rec = Decision(Action.FAIL, "out/a.mp4: exists, made with other settings", "ffff").record(job, "0000")
     assert rec["status"] == "failed" and rec["error"] == "out/a.mp4: exists, made with other settings"
     assert rec["settings"] == "0000" and rec["output_settings"] == "ffff"
+
+
+def test_an_earlier_result_reached_through_a_link_in_out_is_no_alias_and_the_next_alias_still_is(tmp_path):
+    tree = tmp_path / "vb"
+    for name in ("a-0.mp4", "b-0.mp4"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(b"video " + name.encode())
+    (tree / "out").mkdir()
+    os.symlink("../a-0.mp4", tree / "out" / "a-0.mp4")  # inside --out: an earlier result, never an input
+    (tree / "sub").mkdir()
+    os.symlink("../b-0.mp4", tree / "sub" / "b-0.mp4")
+    request = _request([tree], tree / "out")
+    plan = make_plan(request)
+    assert plan.request is request
+    assert [j.rel.as_posix() for j in plan.jobs] == ["a-0.mp4", "b-0.mp4"]
+    assert [(a.rel.as_posix(), j.rel.as_posix()) for a, j in plan.aliases] == [("sub/b-0.mp4", "b-0.mp4")]
