@@ -41,8 +41,10 @@ def plan_jobs(inputs: list[tuple[Path, Path]], out: Path | None, fmt: str,
     base = out if out is not None else Path("evs-out")
     root = os.path.realpath(base)
     real = {f: os.path.realpath(f) for f, _ in inputs}  # one lookup per input: 100,000 are planned in seconds
-    # `evs refine videos/ --out videos/refined`: earlier results are not new inputs
-    inputs = [(f, rel) for f, rel in inputs if not real[f].startswith(root + os.sep)]
+    # `evs refine videos/ --out videos/refined`: earlier results are not new inputs, nor links among them
+    folder = {d: os.path.realpath(d) + os.sep for d in {f.parent for f, _ in inputs}}  # once per folder
+    inputs = [(f, rel) for f, rel in inputs if not real[f].startswith(root + os.sep)
+              and not folder[f.parent].startswith(root + os.sep)]
     single_file_out = (out is not None and len(inputs) == 1 and fmt == "mp4"
                        and out.suffix.lower() in VIDEO_SUFFIXES and not out.is_dir())
     jobs = []

@@ -5,7 +5,6 @@ refine, skip (and why), or fail (and why). The dry run prints this plan; the loc
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -150,10 +149,7 @@ def plan_aliases(found: list, twice: list, request: Request, prompts: Prompts, n
 
     kept_rel = {f: rel for f, rel in found}
     others, paths = [], {(f, rel) for f, rel in found}
-    results = os.path.realpath(request.out if request.out is not None else "evs-out") + os.sep
     for f, rel, kept in twice:
-        if (os.path.realpath(f.parent) + os.sep).startswith(results):  # a link among earlier results: no input
-            continue
         if rel == kept_rel[kept] or (f, rel) in paths:  # the same output again
             notes.append(f"{f} is the same file as {kept}: refined once")
         else:
