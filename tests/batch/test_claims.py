@@ -318,3 +318,11 @@ def test_a_garbled_claim_judged_unreadable_is_removed_and_a_vanished_one_is_free
     monkeypatch.setattr(claims.os, "link", no_links)
     assert claims._remove_if(path, None) is True and not path.exists()
     assert claims._remove_if(path, "anyone") is True  # nothing there: free
+
+
+def test_a_claim_not_yet_acquired_holds_nothing(tmp_path):
+    c = Claim(tmp_path / "a.mp4")
+    with pytest.raises(EvsError, match="no longer held"):
+        c.create_temp()  # first: renew() below would find out too
+    assert not c.held and not c.renew()
+    assert list(tmp_path.iterdir()) == []
