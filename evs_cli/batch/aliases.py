@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import EvsError, first_line
-from .claims import Claim
+from .claims import Claim, this_process
 from .outputs import create_temp, discard, publish, remove_others_temps
+from .plan import Action, decide, prompt_for
 from .work import closed_record
 
 
 def settle_aliases(plan, record) -> None:
     """`record(rec)` once for each alias of the plan, after its video's own record was made."""
-    from dataclasses import replace
-
-    from .plan import decide, prompt_for
-
     done = replace(plan.options.output, overwrite=False)  # is the video's output there now (made this run)?
     video_now = {}
     for alias, job in plan.aliases:
@@ -35,8 +33,6 @@ def settle_aliases(plan, record) -> None:
 
 
 def _settle(alias, job, video_now, plan) -> dict:
-    from .plan import Action, decide, prompt_for
-
     d = decide(alias, plan.options.output, plan.settings, prompt_for(alias, plan.options.prompts), plan.legacy)
     if d.action is not Action.REFINE:
         return d.record(alias, plan.settings)
@@ -50,8 +46,9 @@ def _settle(alias, job, video_now, plan) -> dict:
     try:
         if not claim.acquire():
             return closed_record(alias, "held", reason="another live run holds it")
-        remove_others_temps(alias.output, f"p{os.getpid()}")
-        how = link_whole(job.output, alias.output)
+        owner = this_process().token  # the claims' owner token, as the worker names its temporary files
+        remove_others_temps(alias.output, owner)
+        how = link_whole(job.output, alias.output, owner)
     except (EvsError, OSError) as e:
         return closed_record(alias, "failed", error=f"{alias.input}: {alias.output}: {first_line(e)}")
     finally:
@@ -59,9 +56,9 @@ def _settle(alias, job, video_now, plan) -> dict:
     return closed_record(alias, "ok", linked_from=str(job.output), reason=f"same file as {job.input}: {how}")
 
 
-def link_whole(source: Path, final: Path) -> str:
+def link_whole(source: Path, final: Path, owner: str) -> str:
     """`final` as a hard link of `source` (a copy across filesystems, or of a png folder), in one rename."""
-    tmp = create_temp(final, f"p{os.getpid()}", folder=source.is_dir())
+    tmp = create_temp(final, owner, folder=source.is_dir())
     try:
         if source.is_dir():
             os.rmdir(tmp)
