@@ -39,13 +39,15 @@ def load_prompt_table(path: Path) -> dict[str, str]:
     if path.suffix.lower() == ".txt":  # VBench's plain lists (all_dimension.txt): one prompt a line
         return {line.strip(): line.strip() for line in text.splitlines() if line.strip()}
     dialect = "excel-tab" if path.suffix.lower() == ".tsv" or "\t" in text.splitlines()[0] else "excel"
-    rows = [r for r in csv.reader(text.splitlines(), dialect=dialect) if r]
-    if rows and [c.strip().lower() for c in rows[0][:2]] in (["name", "prompt"], ["file", "prompt"], ["video", "prompt"]):
+    reader = csv.reader(text.splitlines(), dialect=dialect)
+    rows = [(reader.line_num, r) for r in reader if r]  # the file's own line numbers, blank lines counted
+    if rows and [c.strip().lower() for c in rows[0][1][:2]] in (["name", "prompt"], ["file", "prompt"],
+                                                                ["video", "prompt"]):
         rows = rows[1:]
-    bad = [i + 1 for i, r in enumerate(rows) if len(r) < 2]
+    bad = [line for line, r in rows if len(r) < 2]
     if bad:
         raise EvsError(f"{path}: line {bad[0]} needs two columns: name, prompt")
-    return {r[0].strip(): r[1].strip() for r in rows}
+    return {r[0].strip(): r[1].strip() for _, r in rows}
 
 
 def _keys(video: Path, rel: Path) -> list[str]:
