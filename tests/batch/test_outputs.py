@@ -10,9 +10,8 @@ from evs_cli.batch import outputs
 from evs_cli.batch.outputs import (Job, case_insensitive, check_out_folder, check_writable, create_temp, discard,
                                    in_shard, output_exists, plan_jobs, publish, remove_others_temps, side_base,
                                    temps_of, unwritable, write_whole)
-from evs_cli.io.inputs import TMP_MARK
 from evs_cli.errors import EvsError
-from evs_cli.io.inputs import find_inputs
+from evs_cli.io.inputs import TMP_MARK, find_inputs
 from helpers import make_clip
 
 

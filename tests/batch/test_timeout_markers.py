@@ -86,3 +86,13 @@ def test_the_marker_records_the_settings_the_timeout_and_the_input_as_json(tmp_p
         "settings": "s1", "timeout": "600.0", "input": [made.size, made.mtime_ns, made.sha]}
     assert marker_path(output).read_text(encoding="utf-8").endswith("}\n")
     clear_timed_out(tmp_path / "never-marked.mp4")  # nothing to clear is no error
+
+
+def test_a_marked_input_with_its_size_and_time_unchanged_is_taken_as_the_same_without_reading_it(tmp_path):
+    video, output = tmp_path / "v.mp4", tmp_path / "v-out.mp4"
+    video.write_bytes(b"frames")
+    mark_timed_out(output, video, "s1", "auto")
+    st = video.stat()
+    video.write_bytes(b"FRAMES")  # same size; its time put back: only reading the content could tell
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert timed_out_before(video, output, "s1", "auto") is not None
