@@ -1,4 +1,5 @@
-"""Where results go (relative paths kept under --out, earlier results never inputs, collisions and shards),\nand how a result reaches its name whole."""
+"""Where results go (relative paths kept under --out, earlier results never inputs, collisions and shards),
+and how a result reaches its name whole."""
 
 import hashlib
 import os
@@ -7,9 +8,23 @@ from pathlib import Path
 import pytest
 
 from evs_cli.batch import outputs
-from evs_cli.batch.outputs import (Job, case_insensitive, check_out_folder, check_writable, create_temp, discard,
-                                   in_shard, output_exists, plan_jobs, publish, remove_others_temps, side_base,
-                                   temps_of, unwritable, write_whole)
+from evs_cli.batch.outputs import (
+    Job,
+    case_insensitive,
+    check_out_folder,
+    check_writable,
+    create_temp,
+    discard,
+    in_shard,
+    output_exists,
+    plan_jobs,
+    publish,
+    remove_others_temps,
+    side_base,
+    temps_of,
+    unwritable,
+    write_whole,
+)
 from evs_cli.errors import EvsError
 from evs_cli.io.inputs import TMP_MARK, find_inputs
 from helpers import make_clip
@@ -106,7 +121,7 @@ def test_the_shards_of_a_job_array_split_the_videos_without_overlap_by_a_hash_of
     names = [f"d{i % 3}/v{i}.mp4" for i in range(40)]
     found = _found(tmp_path, *names)
     shards = [[j.rel.as_posix() for j in plan_jobs(found, tmp_path / "o", "mp4", shard=(k, 3))] for k in range(3)]
-    assert sorted(sum(shards, [])) == sorted(names) and all(len(s) >= 5 for s in shards)
+    assert sorted(n for s in shards for n in s) == sorted(names) and all(len(s) >= 5 for s in shards)
     assert shards[0] == [n for n in names if in_shard(Path(n), (0, 3))]
     # a hash of the relative path, fixed across machines and Python runs (never hash(), which is salted)
     assert [in_shard(Path(n), (1, 2)) for n in ("a.mp4", "b.mp4", "s/c.mp4", "d.mp4")] == [

@@ -5,8 +5,16 @@ import json
 import os
 
 from evs_cli.batch.settings import input_id
-from evs_cli.batch.timeouts import (READ_LIMIT, clear_timed_out, grace, mark_timed_out, marker_path, read_limit,
-                                    timed_out_before, video_limit)
+from evs_cli.batch.timeouts import (
+    READ_LIMIT,
+    clear_timed_out,
+    grace,
+    mark_timed_out,
+    marker_path,
+    read_limit,
+    timed_out_before,
+    video_limit,
+)
 
 
 def test_a_stuck_video_is_failed_at_once_only_under_the_same_settings_timeout_and_input(tmp_path):
