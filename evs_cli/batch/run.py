@@ -28,8 +28,8 @@ def execute(plan: Plan) -> Outcome:
     With --wait, the videos another live run held are waited for once this run's own are done: each one whose
     claim is released or goes stale is judged again (done by the other run: skipped; its run died: refined)."""
     from ..engine.families import sampling_note
-    from ..engine.loras import check_lora_files
     from ..engine.fit import check_models
+    from ..engine.loras import check_lora_files
     from .aliases import settle_aliases
     from .outputs import check_writable
     from .pool import check_devices, default_devices
@@ -65,9 +65,15 @@ def execute(plan: Plan) -> Outcome:
         reporter.close(summary=bool(reporter.records))
         raise
     counts = reporter.close()
-    if reporter.fatal and not ex.ray and len(reporter.fatal) == len(devices):
+    return outcome(counts, bool(reporter.log_error), len(reporter.fatal), 0 if ex.ray else len(devices))
+
+
+def outcome(counts: dict, log_failed: bool, fatal: int, local_devices: int) -> Outcome:
+    """What a finished run ends as: no local worker could start; some video failed (or its log could not be
+    written); another live run holds some; else every selected video has its output. `counts`: status -> n."""
+    if fatal and fatal == local_devices:  # on Ray (no local devices) actors that cannot start fail the run sooner
         return Outcome.SETUP
-    if counts.get("failed") or reporter.log_error:
+    if counts.get("failed") or log_failed:
         return Outcome.FAILED
     return Outcome.HELD if counts.get("held") else Outcome.OK
 

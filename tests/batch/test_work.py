@@ -1,0 +1,83 @@
+"""One video's work inside a worker (batch/work.py): the time its own steps take, on a fake clock, and the
+between-steps check that fails a video past its limit (batch/job.py)."""
+
+from pathlib import Path
+
+import pytest
+
+from evs_cli.batch import work as work_module
+from evs_cli.batch.job import VideoRefiner
+from evs_cli.batch.outputs import Job
+from evs_cli.batch.timeouts import TimedOut
+from evs_cli.batch.work import State, VideoWork, closed_record
+
+
+class Clock:
+    def __init__(self, now=0.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(work_module.time, "perf_counter", c)
+    return c
+
+
+def _work(limit=None):
+    w = VideoWork(Job(Path("in/v.mp4"), Path("v.mp4"), Path("out/v.mp4")), "0", "cpu", "float32", 7)
+    w.limit, w.started = limit, 0.0
+    w.begin_step()  # its first step (reading) begins when it is made; the dataclass took the real clock
+    return w
+
+
+def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock):
+    w = _work(limit=10.0)
+    clock.now = 4.0
+    assert w.left() == 6.0
+    w.end_step()
+    assert w.spent == 4.0
+    clock.now = 100.0  # waited 96 s for the device: not counted
+    assert w.left() == 6.0
+    w.begin_step()
+    clock.now = 105.0
+    assert w.left() == 1.0
+    w.end_step()
+    w.end_step()  # a step ended twice counts once
+    assert w.spent == 9.0 and w.left() == 1.0
+    assert _work().left() is None  # no limit
+
+
+def test_a_video_is_stopped_between_steps_only_once_its_limit_has_passed(clock):
+    w = _work(limit=10.0)
+    clock.now = 10.0
+    VideoRefiner._in_time(None, w)  # exactly its limit: not past it
+    clock.now = 10.001
+    with pytest.raises(TimedOut) as e:
+        VideoRefiner._in_time(None, w)
+    assert str(e.value) == "in/v.mp4: took longer than its time limit of 10 s (--timeout); stopped"
+    clock.now = 1e9
+    VideoRefiner._in_time(None, _work())  # no limit: never stopped
+
+
+def test_a_videos_state_moves_once_and_says_why():
+    w = _work()
+    assert w.open and w.state is State.OPEN
+    w.skip("done before")
+    assert not w.open and (w.state, w.reason) == (State.SKIPPED, "done before")
+    w = _work()
+    w.hold()
+    assert (w.state, w.reason) == (State.HELD, "claimed by another run that is still working on it")
+    w = _work()
+    w.fail("in/v.mp4: broken", "Traceback ...")
+    assert (w.state, w.error, w.traceback) == (State.FAILED, "in/v.mp4: broken", "Traceback ...")
+
+
+def test_a_record_of_a_video_no_worker_refined_names_its_input_output_status_and_worker():
+    job = Job(Path("in/v.mp4"), Path("v.mp4"), Path("out/v.mp4"))
+    assert closed_record(job, "skipped", reason="exists") == {
+        "input": "in/v.mp4", "output": "out/v.mp4", "status": "skipped", "worker": "-", "reason": "exists"}
+    assert closed_record(job, "failed", "2", error="x")["worker"] == "2"
