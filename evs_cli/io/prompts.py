@@ -51,7 +51,8 @@ def load_prompt_table(path: Path) -> dict[str, str]:
 
 
 def _keys(video: Path, rel: Path) -> list[str]:
-    keys = [str(rel), rel.as_posix(), video.name, video.stem]
+    native = str(rel)  # pragma: no mutate (the same key as as_posix() but on Windows, where tables may use \)
+    keys = [native, rel.as_posix(), video.name, video.stem]
     m = _VBENCH_NAME.match(video.stem)
     if m:
         keys.append(m["prompt"])

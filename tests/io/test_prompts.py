@@ -76,6 +76,8 @@ def test_a_csv_or_tsv_is_name_and_prompt_with_an_optional_header(tmp_path):
     assert _table(tmp_path, "n.csv", "name,a cat\nb.mp4,two\n") == {"name": "a cat", "b.mp4": "two"}  # no header
     assert _table(tmp_path, "t.tsv", "a.mp4\tone, two\n") == {"a.mp4": "one, two"}
     assert _table(tmp_path, "t.list", "a.mp4\tone, two\n") == {"a.mp4": "one, two"}  # a tab in line 1 says TSV
+    assert _table(tmp_path, "t.TSV", "\na.mp4\tone, two\n") == {"a.mp4": "one, two"}  # by its suffix alone
+    assert _table(tmp_path, "h3.csv", "name,prompt,notes\na.mp4,one,x\n") == {"a.mp4": "one"}  # more columns
     assert _table(tmp_path, "c.list", "a.mp4,one\nb.mp4,two\tthree\n") == {"a.mp4": "one", "b.mp4": "two\tthree"}
 
 
@@ -119,6 +121,11 @@ def test_a_video_with_no_prompt_anywhere_is_one_line_saying_where_one_can_go(tmp
         resolve_prompt(tmp_path / "clip-x.mp4", Path("clip-x.mp4"))  # not <prompt>-<index>: the index is a number
     with pytest.raises(EvsError, match="no prompt"):
         resolve_prompt(tmp_path / "-3.mp4", Path("-3.mp4"))  # no prompt before the index
+
+
+def test_a_prompts_file_that_cannot_be_read_is_one_line_naming_it(tmp_path):
+    with pytest.raises(EvsError, match=r"^.*none\.json: cannot read the prompts file \("):
+        load_prompt_table(tmp_path / "none.json")
 
 
 def test_a_sidecar_that_is_not_utf8_is_one_line_naming_it(tmp_path):
