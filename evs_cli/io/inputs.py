@@ -22,7 +22,7 @@ def _fixed_prefix(pattern: str) -> Path:
         if any(ch in part for ch in "*?["):
             break
         fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    return Path(*fixed)  # Path() is "."
 
 
 def read_input_list(source: str, stream=None) -> list[str]:

@@ -55,12 +55,18 @@ def test_a_relative_glob_starts_from_its_fixed_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert _rels(find_inputs(["a/*/c.mp4"])) == [("a/b/c.mp4", "b/c.mp4")]
     assert _rels(find_inputs(["*/b/c.mp4"])) == [("a/b/c.mp4", "a/b/c.mp4")]  # a wildcard first: from here
+    _touch(tmp_path / "Xa" / "b" / "c.mp4")  # letters of a name are no wildcard
+    assert _rels(find_inputs(["Xa/*/c.mp4"])) == [("Xa/b/c.mp4", "b/c.mp4")]
 
 
 def test_a_glob_climbing_out_of_its_folder_is_refused(tmp_path):
     _touch(tmp_path / "x.mp4", tmp_path / "vb" / "s" / "y.mp4")
-    with pytest.raises(EvsError, match=r"lies outside .*vb, so its output would land outside --out"):
-        find_inputs([str(tmp_path / "vb" / "*" / ".." / ".." / "x.mp4")])
+    pattern = str(tmp_path / "vb" / "*" / ".." / ".." / "x.mp4")
+    with pytest.raises(EvsError) as e:
+        find_inputs([pattern])
+    assert str(e.value) == (f"{pattern}: {tmp_path / 'vb' / 's' / '..' / '..' / 'x.mp4'} lies outside {tmp_path / 'vb'}, "
+                            "so its output would land outside --out (name files below the folder a pattern starts "
+                            "from, or pass --base)")
     found = find_inputs([str(tmp_path / "vb" / "*" / ".." / "s" / "y.mp4")])  # `..` that stays inside is fine
     assert [rel.as_posix() for _, rel in found] == ["s/y.mp4"]
 
@@ -72,6 +78,8 @@ def test_listed_files_keep_their_path_below_the_current_folder_or_below_base(tmp
     assert _rels(find_inputs([], [str(a)], base=tmp_path / "d1")) == [(str(a), "x.mp4")]
     with pytest.raises(EvsError, match="lies outside"):
         find_inputs([], [str(b)], base=tmp_path / "d1")
+    with pytest.raises(EvsError, match="lies outside"):  # a base below the file itself: its output would be --out/..
+        find_inputs([], [str(a)], base=a / "sub")
 
 
 def test_listed_files_outside_the_current_folder_keep_their_path_below_the_folder_they_share(tmp_path, monkeypatch):
