@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run of the speed benchmark on a lent GPU machine (torch there; diffusers and PyAV carried
-# as wheels in .whl/, see README "Benchmarks"). Writes logs, JSON and one table (table.md) under $OUT
+# as wheels in .whl/, see docs/performance.md, "Benchmarks"). Writes logs, JSON and one table (table.md) under $OUT
 # (or ./bench-out).
 # Steps run by priority, each with its own time limit, so that a slow step cannot hide the others.
 set -u

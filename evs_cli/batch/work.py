@@ -111,7 +111,7 @@ class VideoWork:
         self.state, self.error, self.traceback = State.FAILED, error, traceback
 
     def record(self, preset, settings: str, base_seed: int) -> dict:
-        """The log record (see README, Timing logs): the fields of what happened, and no others."""
+        """The log record (docs/batch.md: --log): the fields of what happened, and no others."""
         status = "failed" if self.state is State.OPEN else self.state.value  # never closed: an interrupt
         rec = {"input": str(self.job.input), "output": str(self.job.output), "status": status, "error": self.error,
                "worker": self.worker, "device": self.device, "dtype": self.dtype, "host": socket.gethostname(),

@@ -1,7 +1,7 @@
 """Run a stage list: the EVS loop of the paper's Algorithm 1, one stage at a time.
 
 Every stage hands over a predicted clean latent, never a noisy one: the two models' z_t live on
-different schedules (METHOD.md). Noise comes from `noise(shape)`, drawn once per SDEdit stage, in
+different schedules (docs/method.md). Noise comes from `noise(shape)`, drawn once per SDEdit stage, in
 stage order.
 """
 
@@ -122,7 +122,7 @@ def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False, eval
     As diffusers' DDIMInverseScheduler is driven by its pipelines: the step from level s up to the next
     level t evaluates the model at t, on the latent still at s, so a distilled model is only evaluated on
     its own grid, never at t = 0. `evaluate_at="current"` evaluates at s instead (t = 0 for the clean
-    latent), the alternative that scripts/compare_inversion.py measures (README, Decisions).
+    latent), the alternative that scripts/compare_inversion.py measures (docs/method.md, Decisions).
     `extra_top_call` evaluates the model once more on the inverted latent at `top`, where the denoising
     starts, so that SFI records the features of that very call.
     """

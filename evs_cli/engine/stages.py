@@ -70,7 +70,7 @@ def _check_range(name: str, value, lo, hi, integer: bool = True) -> None:
 
 
 def build_stages(p: ScheduleParams) -> list[Stage]:
-    """The stage list of a composition (METHOD.md, 'The schedule is a list of stages')."""
+    """The stage list of a composition (docs/method.md, 'A schedule is a list of stages')."""
     validate_params(p)
     if p.stages is not None:
         return list(p.stages)

@@ -107,7 +107,7 @@ def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, se
 
 
 def decibels(value: float, width: int = 0) -> str:
-    """A PSNR for a table; '–' for a clip against itself (metrics.PSNR_CAP: no error to measure), as README's
+    """A PSNR for a table; '–' for a clip against itself (metrics.PSNR_CAP: no error to measure), as docs/toy.md's
     tables print it."""
     from ..eval.metrics import PSNR_CAP
 

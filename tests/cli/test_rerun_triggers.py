@@ -1,4 +1,4 @@
-"""What makes a rerun redo a video, through `evs` (README, "What a rerun redoes"): its own prompt, not the
+"""What makes a rerun redo a video, through `evs` (docs/batch.md, "What a rerun redoes"): its own prompt, not the
 whole --prompts table; its input file's content; the settings. A folder that grows, or a prompts file that
 grows, costs nothing for the videos already done."""
 

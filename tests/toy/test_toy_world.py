@@ -15,7 +15,7 @@ from evs_cli.toy.bench import Clip, held_out_clips, run
 from helpers import evs
 
 HELD_OUT = range(200, 212)  # the preset was tuned on seeds 100-103; training uses seeds >= 10000
-FAMILY = "shimmer"  # what the preset was tuned on; README reports two families it was not tuned on
+FAMILY = "shimmer"  # what the preset was tuned on; docs/toy.md reports two families it was not tuned on
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,12 @@ def test_demo_runs_offline_and_writes_results(tmp_path):
         assert (tmp_path / name).is_file()
     assert read_video(tmp_path / "evs.mp4").frames.shape == (16, 64, 64, 3)
     assert "EVS" in r.stdout and "PSNR" in r.stdout
-    # the clean clip against itself has no error to measure: – as in README's tables, not the cap's 100.00
+    # the clean clip against itself has no error to measure: – as in docs/toy.md's tables, not the cap's 100.00
     clean = next(line for line in r.stdout.splitlines() if "clean" in line and "│" in line)
     assert clean.count("–") == 2 and "100.00" not in r.stdout
 
 
-# Measured on these 12 clips with the shipped weights and preset (README has the whole table:
+# Measured on these 12 clips with the shipped weights and preset (docs/toy.md has the whole table:
 # scripts/bench_quality.py --clips 12 --first-seed 200 --references):
 #   method    warp err  flicker  sharp gap  obj PSNR
 #   Input      0.0372   0.0118     2.02      20.66
@@ -89,7 +89,7 @@ def test_t2v_alone_removes_clearly_more_inconsistency_than_the_vae_round_trip(ta
 
 @pytest.mark.xfail(strict=True, reason="issue 15 target not met: the toy T2V's own generations (tV = 8) have warp "
                                        "error 0.072 and flicker 0.065 against the clean clips' 0.0076 and 0.0003; "
-                                       "its temporal layers barely couple the frames at high noise (README)")
+                                       "its temporal layers barely couple the frames at high noise (docs/toy.md)")
 def test_t2v_generations_are_nearly_as_consistent_as_clean_clips(toy):
     preset, models = toy
     generate = preset.with_overrides([parse_override("tV=8"), parse_override("nV=8")])
