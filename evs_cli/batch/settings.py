@@ -124,7 +124,7 @@ def recorded(output: Path) -> Made | None:
         import av
 
         with av.open(str(output)) as c:
-            comment = c.metadata.get("comment", "")
+            comment = c.metadata.get("comment")
     except Exception:  # noqa: BLE001 - any unreadable file simply records nothing
         return None
-    return Made.parse(comment)
+    return Made.parse(comment) if comment else None

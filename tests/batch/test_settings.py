@@ -113,18 +113,24 @@ def test_a_content_hash_reads_the_whole_file_in_blocks(tmp_path):
 
 
 def test_what_an_output_records_is_read_from_its_comment_tag_and_anything_else_records_nothing(tmp_path):
-    av = __import__("pytest").importorskip("av")
     made = Made("0123456789abcdef", prompt_key("x"), InputId(1, 2, "s"))
-    out = tmp_path / "o.mp4"
-    with av.open(str(out), "w") as c:
-        c.metadata["comment"] = made.tag()
+    assert recorded(_mp4(tmp_path / "o.mp4", made.tag())) == made
+    assert recorded(_mp4(tmp_path / "plain.mp4", None)) is None  # an MP4 of someone else's: no comment at all
+    assert recorded(_mp4(tmp_path / "other.mp4", "made with care")) is None
+    (tmp_path / "text.mp4").write_text("not a video")
+    (tmp_path / "frames").mkdir()
+    assert recorded(tmp_path / "text.mp4") is None and recorded(tmp_path / "frames") is None
+    assert recorded(tmp_path / "none.mp4") is None
+
+
+def _mp4(path, comment):
+    av = __import__("pytest").importorskip("av")
+    with av.open(str(path), "w") as c:
+        if comment is not None:
+            c.metadata["comment"] = comment
         stream = c.add_stream("mpeg4", rate=8)
         stream.width = stream.height = 16
         frame = av.VideoFrame.from_ndarray(__import__("numpy").zeros((16, 16, 3), "uint8"), format="rgb24")
         for packet in (*stream.encode(frame), *stream.encode()):
             c.mux(packet)
-    assert recorded(out) == made
-    (tmp_path / "text.mp4").write_text("not a video")
-    (tmp_path / "frames").mkdir()
-    assert recorded(tmp_path / "text.mp4") is None and recorded(tmp_path / "frames") is None
-    assert recorded(tmp_path / "none.mp4") is None
+    return path
