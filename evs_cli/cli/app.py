@@ -57,7 +57,8 @@ app = typer.Typer(
     add_completion=True, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Refine AI-generated videos with a T2I and a T2V diffusion model (EVS, Su et al.).\n\n"
-         "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 130 interrupted (Ctrl-C or SIGTERM).",
+         "Exit codes: 0 all refined or skipped, 1 some video failed, 2 usage or setup error, 75 another live run holds "
+         "some videos (rerun later, or --wait), 130 interrupted (Ctrl-C or SIGTERM).",
 )
 
 
@@ -75,7 +76,7 @@ def _options(version: bool = typer.Option(False, "--version", is_eager=True, cal
     pass
 
 
-presets_app = typer.Typer(help="List the shipped presets and print one, resolved.", no_args_is_help=True)
+presets_app = typer.Typer(help="List the shipped presets (the default) and print one, resolved.")
 app.add_typer(presets_app, name="presets")
 
 

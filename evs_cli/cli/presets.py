@@ -12,6 +12,13 @@ from ..errors import EvsError
 from .app import console, fail, presets_app, resolve_preset
 
 
+@presets_app.callback(invoke_without_command=True)
+def presets_default(ctx: typer.Context):
+    """`evs presets` alone lists them, as `evs presets list` does."""
+    if ctx.invoked_subcommand is None:
+        presets_list()
+
+
 @presets_app.command("list")
 def presets_list():
     """The shipped presets with what each is for."""

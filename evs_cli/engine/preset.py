@@ -8,6 +8,7 @@ schedule's own keys, bare (``tV=4``).
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -59,12 +60,26 @@ def list_presets() -> list[str]:
     return sorted(p.name[:-5] for p in preset_dir().iterdir() if p.name.endswith(".yaml"))
 
 
+def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
+    """'did you mean 'tV'? ' for the choice nearest `word` (one that differs only in case first), named with
+    `prefix` ('t2i.'), or ''."""
+    same = [c for c in choices if c.lower() == word.lower()]
+    near = same or difflib.get_close_matches(word, choices, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+    if not near:
+        return ""
+    choice = next(c for c in choices if c.lower() == near[0].lower())
+    return f"did you mean {prefix + choice!r}? "
+
+
 def _merge(base: dict, over: dict, where: str = "") -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
         key = f"{where}{k}"
         if k not in base:
-            raise ConfigError(f"unknown key {key!r} (known here: {', '.join(sorted(base))})")
+            # a bare key of --set may name a schedule key (tV=4): suggest among those too
+            guess = did_you_mean(k, list(base) + (sorted(SCHEDULE_KEYS) if not where else []), where)
+            raise ConfigError(f"unknown key {key!r} ({guess}known here: {', '.join(sorted(base))})")
         if isinstance(base[k], dict) and key not in FREE_FORM:
             if not isinstance(v, dict):
                 raise ConfigError(f"{key} must be a mapping, got {v!r}")
@@ -235,7 +250,8 @@ def load_preset(name_or_path: str) -> Preset:
     else:
         f = preset_dir() / f"{name_or_path}.yaml"
         if not f.is_file():
-            raise ConfigError(f"unknown preset {name_or_path!r} (shipped: {', '.join(list_presets())})")
+            raise ConfigError(f"unknown preset {name_or_path!r} ({did_you_mean(name_or_path, list_presets())}"
+                              f"shipped: {', '.join(list_presets())})")
         text, source = read_text(f, "the preset", ConfigError), f"preset:{name_or_path}"
     try:
         raw = yaml.safe_load(text)

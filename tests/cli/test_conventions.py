@@ -22,6 +22,16 @@ def test_version_and_short_help():
     assert r.returncode == 0 and "--seed-per-video" in r.stdout and "--max-pixels" in r.stdout
 
 
+def test_presets_alone_lists_them_and_the_help_names_every_exit_code():
+    r = evs("presets", env_extra={"COLUMNS": "200"})
+    listed = [line.split("│")[1].strip() for line in r.stdout.splitlines() if line.startswith("│")]
+    assert r.returncode == 0 and "vc2" in listed and "toy-fast" in listed and listed == sorted(listed)
+    r = evs("--help", env_extra={"COLUMNS": "200"})
+    words = " ".join(r.stdout.split())
+    assert all(code in words for code in ("0 all refined", "1 some video failed", "2 usage", "75 another live run",
+                                          "130 interrupted"))
+
+
 @pytest.mark.parametrize("devices,message", [("gpu0", "'gpu0' is not a device"),
                                              ("cuda:0", "CUDA is not available on this machine"),
                                              ("cpu,cuda:7", "cuda:7 asked for")])

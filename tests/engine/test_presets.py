@@ -93,3 +93,22 @@ def test_a_shipped_name_is_never_shadowed_by_a_file_in_the_current_folder(tmp_pa
         load_preset("./vc2")
     (tmp_path / "mine").write_text("schedule: {tV: 4}\n")
     assert load_preset("mine").data["schedule"]["tV"] == 4  # a name that is not shipped is still a file
+
+
+@pytest.mark.parametrize("text,suggestion", [
+    ("tv=4", "did you mean 'tV'?"), ("TT2V=4", "did you mean 'tT2V'?"), ("t2i.guidanse=5", "did you mean 't2i.guidance'?"),
+    ("runtime.Resize=1", "did you mean 'runtime.resize'?"), ("shedule.tV=2", "did you mean 'schedule'?")])
+def test_a_misspelt_key_gets_the_nearest_one_suggested(text, suggestion):
+    with pytest.raises(ConfigError) as e:
+        load_preset("vc2").with_overrides([parse_override(text)])
+    assert f"({suggestion} known here: " in str(e.value)
+
+
+def test_a_key_like_none_gets_no_suggestion_and_a_misspelt_preset_gets_the_nearest():
+    with pytest.raises(ConfigError) as e:
+        load_preset("vc2").with_overrides([parse_override("zzz=1")])
+    assert str(e.value).startswith("unknown key 'zzz' (known here: ")
+    with pytest.raises(ConfigError, match=r"^unknown preset 'vc3' \(did you mean 'vc2'\? shipped: ad2, "):
+        load_preset("vc3")
+    with pytest.raises(ConfigError, match=r"^unknown preset 'nothing-like' \(shipped: "):
+        load_preset("nothing-like")
