@@ -49,32 +49,12 @@ def eval_cmd(
     skipped with one line saying how to enable it.
 
     warp_error and flicker: lower is more consistent; everything else: higher is better."""
-    from ..eval.evaluate import (
-        evaluate,
-        summarize,
-        timing_by_group,
-        videos_by_group,
-        weighted_scorers,
-        write_csv,
-        write_json,
-    )
-    from .progress import interruptible, progress_bar
+    from ..eval.evaluate import summarize, write_csv, write_json
 
     if flow not in ("dis", "farneback"):
         fail(f"--flow must be dis or farneback, got {flow!r}")
     try:
-        import torch
-
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        found = videos_by_group(targets)  # a missing path or an empty folder fails before any weights load
-        if reference is not None and not reference.exists():
-            raise EvsError(f"{reference}: no such reference file or folder")
-        # a bad log is found before minutes of scoring
-        timing = timing_by_group(targets, logs, warn=lambda m: print(f"evs: warning: {m}", file=sys.stderr))
-        with interruptible("no scores were written"), progress_bar("scoring") as update:
-            scorers = weighted_scorers(dev, amt, dino, ap_encoder, ap_head, dover,
-                                       warn=lambda m: print(f"evs: {m}", file=sys.stderr))
-            rows = evaluate(found, reference, flow, scorers, progress=update)
+        rows, timing = _score(targets, reference, logs, flow, device, (amt, dino, ap_encoder, ap_head, dover))
     except EvsError as e:
         fail(str(e))
     summary = summarize(rows, targets, timing)
@@ -84,6 +64,25 @@ def eval_cmd(
     if csv_out:
         write_csv(csv_out, rows)
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
+
+
+def _score(targets: list[str], reference: Path | None, logs: list[Path], flow: str, device: str | None,
+           weights: tuple) -> tuple[list[dict], dict]:
+    """(a row per video, the timing logs' seconds per folder); EvsError for a path, log or weight at fault,
+    each found before the minutes of scoring it would spoil."""
+    import torch
+
+    from ..eval.evaluate import evaluate, timing_by_group, videos_by_group, weighted_scorers
+    from .progress import interruptible, progress_bar
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    found = videos_by_group(targets)  # a missing path or an empty folder fails before any weights load
+    if reference is not None and not reference.exists():
+        raise EvsError(f"{reference}: no such reference file or folder")
+    timing = timing_by_group(targets, logs, warn=lambda m: print(f"evs: warning: {m}", file=sys.stderr))
+    with interruptible("no scores were written"), progress_bar("scoring") as update:
+        scorers = weighted_scorers(dev, *weights, warn=lambda m: print(f"evs: {m}", file=sys.stderr))
+        return evaluate(found, reference, flow, scorers, progress=update), timing
 
 
 def _print_results(rows: list[dict], summary: list[dict], targets: list[str], timed: bool) -> None:
