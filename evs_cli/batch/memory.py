@@ -22,7 +22,7 @@ def parse_bytes(text: str) -> int | None:
     """'auto' -> None (what is available); '512M', '8G', '8GiB', '1.5T', '1000000' -> bytes."""
     if text.strip().lower() == "auto":
         return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*", text, re.IGNORECASE)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGTkmgt]?)(?:[iI]?[bB])?\s*", text)
     if not m or float(m.group(1)) <= 0:
         raise EvsError(f"--max-memory must be auto or a size such as 512M or 8G, got {text!r}")
     return int(float(m.group(1)) * UNITS[m.group(2).upper()])

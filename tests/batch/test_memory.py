@@ -14,12 +14,14 @@ from helpers import make_clip
 
 
 @pytest.mark.parametrize("text,value", [("auto", None), ("512M", 512 * 2**20), ("8G", 8 * 2**30), ("8GiB", 8 * 2**30),
-                                        ("1.5T", int(1.5 * 2**40)), ("1000", 1000), ("64k", 64 * 2**10)])
+                                        ("1.5T", int(1.5 * 2**40)), ("1000", 1000), ("64k", 64 * 2**10),
+                                        ("1", 1), ("0.5K", 512), (" 2 mib ", 2 * 2**20), ("3gb", 3 * 2**30),
+                                        ("AUTO", None)])
 def test_sizes_read_as_people_write_them(text, value):
     assert parse_bytes(text) == value
 
 
-@pytest.mark.parametrize("text", ["lots", "-1G", "0", "8X", ""])
+@pytest.mark.parametrize("text", ["lots", "-1G", "0", "8X", "", "0.0M", "8 G B", "1e3"])
 def test_a_size_that_is_not_one_is_named(text):
     with pytest.raises(EvsError, match="--max-memory must be auto or a size"):
         parse_bytes(text)
