@@ -5,6 +5,7 @@ once it has taken `max_deaths` workers down (a video that kills every worker mus
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 
 from .events import Read, Started, Taken
@@ -76,7 +77,7 @@ class Ledger:
         found = []
         for worker, held in self.held.items():
             for i in sorted(held - self.finished):
-                since, budget = self.clock.get(i, (now, float("inf")))
+                since, budget = self.clock.get(i, (now, math.inf))
                 if now - since > budget + grace:
                     error = (f"{self.jobs[i].input}: stuck past its time limit (--timeout); its worker was "
                              "stopped")
