@@ -127,6 +127,33 @@ def test_an_interrupt_stops_the_backend_and_propagates():
     assert stopped == [[0, 1]] and backend.closed
 
 
+def test_dispatch_stops_a_worker_stuck_past_its_limit_and_grace_and_reports_the_video_once(monkeypatch):
+    from evs_cli.batch import dispatch as dispatch_module
+
+    now = [0.0]
+    monkeypatch.setattr(dispatch_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(dispatch_module, "grace", lambda: 5.0)
+
+    def at(t, *events):
+        def play(backend):
+            now[0] = t
+            return list(events)
+        return play
+
+    backend = Scripted([[Loaded("a", "cpu")], at(0.0, Started("a", 0, left=10.0)), at(15.0), at(15.5),
+                        at(16.0, Died("a", "worker a", "killed")), [Loaded("b", "cpu")], _finish_given("b")])
+    backend.killed = []
+    backend.kill = lambda worker: backend.killed.append((worker, now[0]))
+    seen = []
+    dispatch(backend, _jobs(2), seen.append)
+    failed = [e for e in seen if isinstance(e, Finished) and e.record["status"] == "failed"]
+    assert [(e.index, e.record["error"]) for e in failed] == [
+        (0, "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped")]
+    assert backend.killed == [("a", 15.5)]  # once: at 15.5, past 10 + 5; not at 15.0
+    assert backend.lost_calls == [("a", [0, 1], True)]  # video 1 goes back without a death; 0's claim is cleared
+    assert sorted(e.index for e in seen if isinstance(e, Finished)) == [0, 1]
+
+
 def _running(n=3, capacity=1):
     ledger = Ledger(_jobs(n), capacity=capacity)
     ledger.join("a")
