@@ -8,6 +8,14 @@ class EvsError(Exception):
     """A problem with the user's input, models or settings (not a bug in evs)."""
 
 
+class EvsErrors(EvsError):
+    """Several problems found together (every missing model, not the first): one line each."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)
+
+
 class ConfigError(EvsError):
     """A preset or schedule parameter is invalid; raised before any model is loaded."""
 

@@ -85,10 +85,12 @@ def console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
-def fail(msg: str, code: int = EXIT_USAGE):
-    from ..errors import one_line
+def fail(msg, code: int = EXIT_USAGE):
+    """`evs: error:` and `msg` (an error's text, or an EvsErrors: one line each) on stderr; exit `code`."""
+    from ..errors import EvsErrors, one_line
 
-    print(f"evs: error: {one_line(msg)}", file=sys.stderr)
+    for line in msg.lines if isinstance(msg, EvsErrors) else [str(msg)]:
+        print(f"evs: error: {one_line(line)}", file=sys.stderr)
     raise typer.Exit(code)
 
 

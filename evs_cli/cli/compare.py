@@ -49,7 +49,7 @@ def compare_cmd(
     try:
         vids, fps = load(videos)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     if png:
         _save_image(contact_sheet(vids, names, frames, zoom), png)
     if plot:

@@ -30,7 +30,7 @@ def demo_cmd(
         with interruptible("no half-written file was left"), progress_bar("toy demo") as update:
             rows, written = run_demo(out, device, seed, progress=update)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     t = Table(title="toy sample: consistency (lower is better), sharpness (closer to the clean clip's is better), "
                     "fidelity to the clean clip (higher is better)", title_justify="left")
     for col in ("method", "warp error", "flicker", "sharpness", "gap to clean", "PSNR", "SSIM", "object PSNR", "seconds"):

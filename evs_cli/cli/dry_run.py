@@ -9,6 +9,7 @@ from rich.table import Table
 from ..batch.memory import check_fits
 from ..batch.plan import Action, Plan
 from ..engine.families import matching, sampling_note
+from ..engine.sources import uncached
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
 from .app import EXIT_FAILED, EXIT_OK, console
@@ -76,6 +77,11 @@ def print_stages(plan: Plan) -> None:
     t2i, t2v = p.t2i, p.t2v
     loras = "".join(f"; {name} LoRAs {', '.join(m.loras)}" for name, m in (("t2i", t2i), ("t2v", t2v)) if m.loras)
     print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "") + loras)
+    missing = uncached([("T2I model", p.t2i_model), ("T2V motion adapter", p.t2v_model), ("VAE", p.vae_model),
+                        ("tokenizer", p.tokenizer)])
+    if missing:
+        print("not in the Hugging Face cache (the first run downloads them, or fails without network): "
+              + ", ".join(f"{what} {source}" for what, source in missing))
     print(f"t2v sampling: {t2v.scheduler} {t2v.scheduler_config}, {t2v.steps} steps, guidance {t2v.guidance}"
           + (f" (family {t2v.family})" if t2v.family else _unnamed(p.data["t2v"])))
     for note in (*p.family_notes, sampling_note(p)):

@@ -56,7 +56,7 @@ def eval_cmd(
     try:
         rows, timing = _score(targets, reference, logs, flow, device, (amt, dino, ap_encoder, ap_head, dover))
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     summary = summarize(rows, targets, timing)
     _print_results(rows, summary, targets, bool(timing))
     if json_out:

@@ -40,5 +40,5 @@ def presets_show(name: str = typer.Argument(..., metavar="NAME|FILE", help="Pres
     try:
         p = resolve_preset(name, sets, None, None, None, None, None)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     print(yaml.safe_dump(p.data, sort_keys=False), end="")

@@ -175,7 +175,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
         found, listed = expand_inputs(inputs or [], from_list)
         check_folders(base, compile_cache)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON),
                          compile_cache=compile_cache)
     where = Execution(tuple(d.strip() for d in (devices or "").split(",") if d.strip()), ray, ray_address, ray_workers)

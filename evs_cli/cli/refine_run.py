@@ -17,7 +17,7 @@ def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: st
     try:
         plan = make_plan(request, prompts_file)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     if not request.quiet:
         for note in plan.notes:
             print(f"evs: note: {one_line(note)}", file=sys.stderr)
@@ -33,7 +33,7 @@ def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: st
     try:
         outcome = execute(plan)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     if outcome is Outcome.INTERRUPTED:
         print("evs: interrupted; unfinished outputs were not written", file=sys.stderr)
     return {Outcome.OK: EXIT_OK, Outcome.FAILED: EXIT_FAILED, Outcome.HELD: EXIT_TEMPFAIL, Outcome.SETUP: EXIT_USAGE,

@@ -124,7 +124,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
                               reference, flow, where, ray, ray_address, weighted)
         plan = make_plan(request, warn)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     raise typer.Exit(_run(plan, quiet, warn))
 
 
@@ -148,7 +148,7 @@ def _run(plan, quiet: bool, warn) -> int:
         with interruptible(kept), progress_bar("tuning") as update:
             outcome = execute(plan, (lambda *a: None) if quiet else update)
     except EvsError as e:
-        fail(str(e))
+        fail(e)
     for note in outcome.notes:
         say(note)
     for line in outcome.failures:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import struct
+import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
-from ..errors import EvsError, first_line, read_text
+from ..errors import EvsError, EvsErrors, first_line, read_text
 
 SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
@@ -46,8 +49,12 @@ def hf_cache() -> str:
         return "~/.cache/huggingface/hub"
 
 
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
 def hub_error(what: str, source: str, err: Exception) -> EvsError:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         return EvsError(f"{what} {source!r} is not in the Hugging Face cache ({hf_cache()}), and HF_HUB_OFFLINE "
                         "forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local "
                         "folder or file")
@@ -148,6 +155,67 @@ def local_scheduler_config(t2i: str) -> dict:
     if not isinstance(config, dict):
         raise EvsError(f"{path}: the scheduler config is not a JSON object")
     return config
+
+
+# A file each kind of hub model has once it was downloaded (diffusers reads it first).
+_HUB_MARKERS = {"T2I model": ("unet/config.json",), "T2V motion adapter": ("config.json",),
+                "VAE": ("config.json", "vae/config.json"), "tokenizer": ("tokenizer/vocab.json",)}
+
+
+def uncached(models: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """(what, hub id) of the hub models among (what, source) that the Hugging Face cache does not hold (a
+    `repo:file` source: that file), looked up on disk only."""
+    from huggingface_hub import try_to_load_from_cache
+
+    missing = []
+    for what, source in models:
+        if not source or source_kind(resolve_source(source)) != "hub":
+            continue
+        repo, _, filename = source.partition(":")
+        if not any(isinstance(try_to_load_from_cache(repo, name), str) for name in
+                   ((filename,) if filename else _HUB_MARKERS[what])):
+            missing.append((what, source))
+    return missing
+
+
+def hub_host() -> tuple[str, int]:
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub's host takes a connection within `timeout` seconds; a name that does not resolve, or no
+    route, is a no in that time (the lookup runs on a thread of its own, which is left behind if it hangs)."""
+    answer: list[bool] = []
+
+    def probe():
+        try:
+            socket.create_connection(hub_host(), timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(answer and answer[0])
+
+
+def check_downloadable(models: list[tuple[str, str | None]]) -> None:
+    """Before any model loads: every hub model is in the cache, or the hub can be reached to download it now;
+    else EvsErrors naming each missing model (all of them, not the first), in seconds instead of the hub
+    library's minute of retries."""
+    missing = uncached(models)
+    if not missing:
+        return
+    if hub_offline():
+        why = "HF_HUB_OFFLINE forbids downloading it: unset HF_HUB_OFFLINE once to download it"
+    elif not hub_reachable():
+        why = f"{hub_host()[0]} cannot be reached to download it: connect once to download it"
+    else:
+        return
+    raise EvsErrors([f"{what} {source!r} is not in the Hugging Face cache ({hf_cache()}), and {why}, or pass a "
+                     "local folder or file" for what, source in missing])
 
 
 def check_sources(t2i: str, t2v: str, vae: str | None = None) -> None:

@@ -75,7 +75,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     check_out_folder(req.out)
     if req.reference is not None and not req.reference.exists():
         raise EvsError(f"--reference: {req.reference}: no such file or folder")
-    check_models(base.t2i_model, base.t2v_model, base.vae_model)
+    check_models(base.t2i_model, base.t2v_model, base.vae_model, base.tokenizer)
     check_lora_files(base.t2i.loras + base.t2v.loras)
     found = find_inputs(list(req.inputs), list(req.listed), req.base)
     if not found:

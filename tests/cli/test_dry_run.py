@@ -71,6 +71,28 @@ def test_dry_run_says_what_happens_to_each_input(tmp_path):
         f"evs: error: {tmp_path / 'nope.mp4'}: no such file or folder")
 
 
+def test_the_dry_run_names_the_models_a_first_run_would_download(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    cache = tmp_path / "hf" / "hub"
+    env = {"HF_HUB_CACHE": str(cache)}
+    r = evs("refine", src, "--preset", "vc2", "--t2i", "me/t2i", "--dry-run", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert ("not in the Hugging Face cache (the first run downloads them, or fails without network): T2I model "
+            "me/t2i, T2V motion adapter ByteDance/AnimateDiff-Lightning:animatediff_lightning_8step_diffusers."
+            "safetensors") in r.stdout.splitlines()
+    snapshot = cache / "models--me--t2i" / "snapshots" / "c0"
+    (snapshot / "unet").mkdir(parents=True)
+    (snapshot / "unet" / "config.json").write_text("{}")
+    (cache / "models--me--t2i" / "refs").mkdir()
+    (cache / "models--me--t2i" / "refs" / "main").write_text("c0")
+    r = evs("refine", src, "--preset", "vc2", "--t2i", "me/t2i", "--dry-run", env_extra=env)
+    assert [line for line in r.stdout.splitlines() if line.startswith("not in the Hugging Face cache")] == [
+        "not in the Hugging Face cache (the first run downloads them, or fails without network): T2V motion adapter "
+        "ByteDance/AnimateDiff-Lightning:animatediff_lightning_8step_diffusers.safetensors"]
+    r = evs("refine", src, "--preset", "toy", "--dry-run", env_extra=env)
+    assert "not in the Hugging Face cache" not in r.stdout  # shipped models: nothing to download
+
+
 def test_a_finished_folder_is_skipped_before_any_model_loads(tmp_path):
     src = make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
     out = tmp_path / "out"

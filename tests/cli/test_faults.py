@@ -170,10 +170,29 @@ def test_offline_without_the_model_cached_is_one_line(tmp_path):
             env_extra={"HF_HOME": str(cache), "HF_HUB_CACHE": str(cache / "hub")})
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert lines[-1] == (f"evs: error: T2I model 'nobody/no-such-model' is not in the Hugging Face cache ({cache / 'hub'}), "
-                         "and HF_HUB_OFFLINE forbids downloading it: unset HF_HUB_OFFLINE once to download it, or "
-                         "pass a local folder or file")
+    lightning = "ByteDance/AnimateDiff-Lightning:animatediff_lightning_8step_diffusers.safetensors"  # vc2's T2V
+    assert lines[-2:] == [  # every missing model, each on its line, before any loads
+        f"evs: error: T2I model 'nobody/no-such-model' is not in the Hugging Face cache ({cache / 'hub'}), "
+        "and HF_HUB_OFFLINE forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local folder "
+        "or file",
+        f"evs: error: T2V motion adapter '{lightning}' is not in the Hugging Face cache ({cache / 'hub'}), "
+        "and HF_HUB_OFFLINE forbids downloading it: unset HF_HUB_OFFLINE once to download it, or pass a local folder "
+        "or file"]
     assert all(line.startswith("evs: ") for line in lines), r.stderr  # no library warnings, no empty summary
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_network_the_missing_models_are_named_in_seconds_without_the_hubs_retries(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    cache = tmp_path / "hf"
+    env = {"HF_HOME": str(cache), "HF_HUB_CACHE": str(cache / "hub"), "HF_HUB_OFFLINE": "",
+           "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing listens there: as a machine without network
+    r = evs("refine", src, "--preset", "vc2", "--out", tmp_path / "out", env_extra=env, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 2 and all(line.startswith("evs: error: ") for line in lines), r.stderr
+    assert "T2I model 'emilianJR/epiCRealism' is not in the Hugging Face cache" in lines[0]
+    assert "T2V motion adapter 'ByteDance/AnimateDiff-Lightning:" in lines[1]
+    assert all("127.0.0.1 cannot be reached to download it: connect once to download it" in line for line in lines)
     assert not (tmp_path / "out").exists()
 
 
