@@ -158,7 +158,9 @@ class VideoRefiner:
         if work.claim is not None:
             work.claim.release()
         work.video = work.out = None
-        work.seconds["total"] = round(time.perf_counter() - work.started, 4)
+        total, steps = time.perf_counter() - work.started, work.own_seconds()
+        # its own steps, and the time it waited for the device or the writer between them (a queue, not its cost)
+        work.seconds.update(total=round(total, 4), steps=round(steps, 4), waited=round(max(0.0, total - steps), 4))
 
     def _still_to_do(self, work: VideoWork, prompt: str | None) -> bool:
         """Judge an existing output as the plan did (another run may have finished it since)."""

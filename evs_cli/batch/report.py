@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..errors import one_line
+from ..eval.log_records import video_seconds
 from .events import Fatal, Finished, Loaded, StageDone, Started
 
 
@@ -77,6 +78,7 @@ class Reporter:
         self.fatal: list[str] = []
         self.started = time.perf_counter()
         self.progress = None
+        self._shown: dict[int, float] = {}  # video -> share of it the overall bar has moved by (its stages)
         if self.tty:
             self.progress = Progress(*bar_columns(), console=self.err, transient=False)
             self.overall = self.progress.add_task("videos", total=len(jobs))
@@ -116,13 +118,18 @@ class Reporter:
                                 description=f"  {event.worker}: {one_line(self.indexed[event.index].input.name)}")
         elif isinstance(event, StageDone) and self.progress and event.worker in self.workers:
             self.progress.update(self.workers[event.worker], completed=event.stage["index"] + 1)
+            # the overall bar moves with each stage (writing is the last share), so its time left moves too
+            share = 1 / (self.n_stages + 1)
+            self._shown[event.index] = self._shown.get(event.index, 0.0) + share
+            self.progress.advance(self.overall, share)
         elif isinstance(event, Finished):
+            shown = self._shown.pop(event.index, 0.0)
             if event.record["status"] == "held":
                 job = self.indexed[event.index]
                 self.held.append(job)
                 self._held_records[id(job)] = event.record
             else:
-                self._done(event.record)
+                self._done(event.record, shown=shown)
 
     def closed(self, rec: dict) -> None:
         """The record of a video no worker saw (an alias linked after its video)."""
@@ -170,20 +177,21 @@ class Reporter:
             print(f"loaded\tworker {event.worker}\t{event.device}\t{time.perf_counter() - self.started:.1f} s",
                   file=sys.stderr, flush=True)
 
-    def _done(self, rec: dict, counted: bool = True) -> None:
+    def _done(self, rec: dict, counted: bool = True, shown: float = 0.0) -> None:
+        """`shown`: the share of this video the overall bar already moved by, stage by stage."""
         rec = {**self.run_fields, **rec, "finished": _now()}
         self.records.append(rec)
         self.ran += counted
         if self.log is not None:
             self._log(rec)
         if self.progress and counted:
-            self.progress.advance(self.overall)
+            self.progress.advance(self.overall, 1 - shown)
         status = rec["status"]
         if status == "failed":
             self.err.print(f"evs: error: {one_line(rec['error'])}", markup=False)
         elif not self.quiet and not self.tty:
-            total = rec.get("seconds", {}).get("total")
-            extra = f"{total:.1f} s" if status == "ok" and total is not None else rec.get("reason", "")
+            own = video_seconds(rec)
+            extra = f"{own:.1f} s" if status == "ok" and own is not None else rec.get("reason", "")
             n = f"{self.ran}/{self.to_run}" if counted else "-"
             print(f"{n}\t{status}\t{one_line(rec['input'])}\t{one_line(rec['output'])}\t{extra}", file=sys.stderr,
                   flush=True)
@@ -241,15 +249,16 @@ class Reporter:
         return lines
 
     def _summary(self, counts: Counter) -> Table:
-        n = len(self.records)
-        t = Table(title=f"evs refine: {n} video{'' if n == 1 else 's'} in {time.perf_counter() - self.started:.1f} s",
-                  title_justify="left")
-        for col in ("status", "videos", "frames", "seconds (mean)"):
+        n, wall = len(self.records), time.perf_counter() - self.started
+        refined = counts.get("ok", 0)
+        rate = f", {refined * 3600 / wall:.0f} videos/hour" if refined and wall > 0 else ""
+        t = Table(title=f"evs refine: {n} video{'' if n == 1 else 's'} in {wall:.1f} s{rate}", title_justify="left")
+        for col in ("status", "videos", "frames", "seconds (mean of each video's own steps)"):
             t.add_column(col)
         for status in ("ok", "skipped", "held", "failed"):
             recs = [r for r in self.records if r["status"] == status]
             if recs:
-                secs = [r["seconds"]["total"] for r in recs if "seconds" in r]
+                secs = [s for s in map(video_seconds, recs) if s is not None]
                 frames = sum(r.get("frames", 0) for r in recs)
                 t.add_row(status, str(len(recs)), str(frames) if status == "ok" else "-",
                           f"{sum(secs) / len(secs):.2f}" if secs and status == "ok" else "-")

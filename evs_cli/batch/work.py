@@ -90,6 +90,10 @@ class VideoWork:
             self.spent += time.perf_counter() - self.step_from
             self.step_from = None
 
+    def own_seconds(self) -> float:
+        """Seconds spent in its own steps so far (reading, refining, writing), the running one included."""
+        return self.spent + (time.perf_counter() - self.step_from if self.step_from is not None else 0.0)
+
     def left(self) -> float | None:
         """Seconds its steps may still take, or None for no limit."""
         if self.limit is None:

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import EvsError, read_text
 from ..io.inputs import find_inputs
 from ..io.video import read_video
+from .log_records import video_seconds
 from .metrics import weight_free
 from .vbench_metrics import overall
 
@@ -104,13 +105,13 @@ def timing_by_group(groups: list[str], logs: list[Path], warn=lambda message: No
                         continue
                     raise EvsError(f"{log}: line {n} is not a JSON record ({e.msg})") from None
                 if isinstance(rec, dict) and rec.get("status") == "ok" and isinstance(rec.get("output"), str) \
-                        and isinstance(rec.get("seconds"), dict) and isinstance(rec["seconds"].get("total"), (int, float)):
+                        and video_seconds(rec) is not None:
                     latest[Path(rec["output"]).resolve()] = rec  # only finished records carry a time
     recs = list(latest.values())
     out = {}
     for g in groups:
         root = Path(g).resolve()
-        secs = [r["seconds"]["total"] for r in recs
+        secs = [video_seconds(r) for r in recs
                 if (Path(r["output"]).resolve() == root or root in Path(r["output"]).resolve().parents)]
         if secs:
             out[g] = float(np.mean(secs))

@@ -102,3 +102,43 @@ def test_held_videos_not_judged_again_are_logged_as_held_when_the_run_closes(tmp
     r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "held"}))
     assert r.close(summary=False) == {"held": 1}  # an interrupted run still logs what it saw
     assert [json.loads(x)["status"] for x in log.read_text().splitlines()] == ["held"]
+
+
+def test_a_pipe_line_and_the_summary_give_each_videos_own_seconds_and_the_runs_rate(tmp_path, capsys, monkeypatch):
+    from evs_cli.batch import report as report_module
+
+    jobs = _jobs(2)
+    clock = [100.0]
+    monkeypatch.setattr(report_module.time, "perf_counter", lambda: clock[0])
+    r = Reporter(jobs, None, quiet=False, n_stages=3)
+    r.record_plan(SimpleNamespace(closed=lambda: [], todo=jobs))
+    for i, (steps, total) in enumerate(((3.9, 28.1), (2.1, 2.2))):
+        r(Finished("0", i, {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "ok",
+                            "seconds": {"total": total, "steps": steps, "waited": total - steps}}))
+    clock[0] = 136.0  # 36 s of wall time for 2 videos: 200 an hour
+    r.close()
+    err = capsys.readouterr().err
+    assert "1/2\tok\tin/v0.mp4\tout/v0.mp4\t3.9 s" in err.splitlines()  # its steps, not its 24 s in the queue
+    assert "evs refine: 2 videos in 36.0 s, 200 videos/hour" in err
+    row = next(line for line in err.splitlines() if line.strip("│ ").startswith("ok"))
+    assert "3.00" in row  # the mean of 3.9 and 2.1
+
+
+def test_the_overall_bar_moves_with_each_stage_and_a_video_counts_once_whole():
+    from rich.progress import Progress
+
+    jobs = _jobs(2)
+    r = Reporter(jobs, None, quiet=True, n_stages=3)
+    r.progress = Progress()  # as on a terminal, not started
+    r.overall, r.workers = r.progress.add_task("videos", total=2), {}
+    r(Loaded("0", "cpu"))
+    r(Started("0", 0))
+    completed = []
+    for k in range(3):
+        r(StageDone("0", 0, {"index": k}))
+        completed.append(r.progress.tasks[r.overall].completed)
+    assert completed == [0.25, 0.5, 0.75]  # three stages of four shares: writing is the last
+    r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok"}))
+    assert r.progress.tasks[r.overall].completed == 1.0
+    r(Finished("0", 1, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "failed", "error": "x"}))
+    assert r.progress.tasks[r.overall].completed == 2.0 and r._shown == {}

@@ -49,6 +49,11 @@ def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock):
     w.end_step()  # a step ended twice counts once
     assert w.spent == 9.0 and w.left() == 1.0
     assert _work().left() is None  # no limit
+    clock.now = 107.5
+    assert w.own_seconds() == 9.0  # between steps: what they took
+    w.begin_step()
+    clock.now = 108.0
+    assert w.own_seconds() == 9.5  # the running step counts as far as it has got
 
 
 def test_a_video_is_stopped_between_steps_only_once_its_limit_has_passed(clock):

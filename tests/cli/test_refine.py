@@ -32,7 +32,10 @@ def test_one_video_output_and_log_record(tmp_path, full_models):
     assert rec["seed"] == video_seed(3, Path("a red circle moving-0.mp4"))
     assert rec["calls"] == {"t2i": 21, "t2v": 2}  # vc2: tI + 1 T2I calls, nV T2V calls
     assert [s["calls"] for s in rec["stages"]] == [13, 2, 8]
-    assert set(rec["seconds"]) == {"read", "encode", "stages", "decode", "write", "total"}
+    secs = rec["seconds"]
+    assert set(secs) == {"read", "encode", "stages", "decode", "write", "total", "steps", "waited"}
+    assert secs["steps"] + secs["waited"] == pytest.approx(secs["total"], abs=2e-4) and secs["waited"] >= 0
+    assert secs["steps"] >= secs["read"] + secs["encode"] + sum(secs["stages"]) + secs["decode"] + secs["write"] - 1e-3
     assert rec["input_size"] == [128, 64] and rec["output_size"] == [128, 64] and rec["frames"] == 16
     assert leftovers(tmp_path) == []
 

@@ -35,3 +35,14 @@ def test_a_last_line_cut_off_by_a_crash_is_skipped_with_a_warning(tmp_path):
     said = []
     assert timing_by_group([str(out)], [log], warn=said.append) == {str(out): 5.0}
     assert said == [f"{log}: line 2 was cut off (a run stopped while writing it); skipped"]
+
+
+def test_a_videos_seconds_are_its_own_steps_not_its_wait_in_the_queue(tmp_path):
+    out = tmp_path / "refined"
+    log = tmp_path / "log.jsonl"
+    recs = [{"status": "ok", "output": str(out / "a.mp4"), "seconds": {"total": 28.1, "steps": 3.9, "waited": 24.2}},
+            {"status": "ok", "output": str(out / "b.mp4"), "seconds": {"total": 2.1}},  # written before steps existed
+            {"status": "ok", "output": str(out / "c.mp4"), "seconds": {"total": True}},  # not a number: no time
+            {"status": "ok", "output": str(out / "d.mp4"), "seconds": 7}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert timing_by_group([str(out)], [log]) == {str(out): pytest.approx(3.0)}
