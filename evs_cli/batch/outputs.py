@@ -140,7 +140,7 @@ def side_base(output: Path) -> str:
     if len(raw) <= _NAME_LIMIT:
         return name
     digest = hashlib.sha1(raw).hexdigest()[:16]
-    return raw[:_NAME_KEEP].decode("utf-8", "ignore") + "~" + digest
+    return raw[:_NAME_KEEP].decode(errors="ignore") + "~" + digest  # UTF-8; a character cut in two is dropped
 
 
 def create_temp(final: Path, owner: str, folder: bool = False) -> Path:

@@ -153,12 +153,19 @@ def test_an_out_that_is_a_file_or_cannot_be_written_is_one_setup_error(tmp_path,
         check_writable([Job(Path("a.mp4"), Path("a.mp4"), tmp_path / "f" / "new" / "a.mp4")])
     check_writable([Job(Path("a.mp4"), Path("a.mp4"), tmp_path / "new" / "deeper" / "a.mp4")])  # may be created
     assert not (tmp_path / "new").exists()  # checking writes nothing
-    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path or not mode & os.W_OK)
     with pytest.raises(EvsError, match=rf"^--out: cannot write in {tmp_path} \(permission denied\)$"):
-        check_out_folder(tmp_path / "new")
+        check_out_folder(tmp_path / "new")  # the folder is there, but this user may not create files in it
     ro = os.statvfs_result((0,) * 8 + (os.ST_RDONLY, 255))
     monkeypatch.setattr(os, "statvfs", lambda path: ro)
     assert unwritable(tmp_path) == "a read-only filesystem" and unwritable(tmp_path / "f") is None
+
+
+def test_a_folder_that_is_a_file_is_named_alone_when_no_output_is_said(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(EvsError) as e:
+        check_out_folder(tmp_path / "f" / "sub")
+    assert str(e.value) == f"--out: {tmp_path / 'f'} is a file, not a folder"
 
 
 def test_each_output_folder_is_checked_once(tmp_path, monkeypatch):
@@ -235,8 +242,10 @@ def test_write_whole_leaves_the_old_result_or_the_new_one_and_nothing_else(tmp_p
     with pytest.raises(OSError):
         write_whole(final, fail)
     assert final.read_text() == "old" and list(tmp_path.iterdir()) == [final]
-    write_whole(final, lambda tmp: tmp.write_text("new"))
+    names = []
+    write_whole(final, lambda tmp: (names.append(tmp.name), tmp.write_text("new")))
     assert final.read_text() == "new" and list(tmp_path.iterdir()) == [final]
+    assert names[0].startswith(f"r.json{TMP_MARK}p{os.getpid()}-")  # this process's: a rerun knows it is not its own
 
 
 def test_discard_removes_a_file_or_a_folder_and_minds_nothing_missing(tmp_path):

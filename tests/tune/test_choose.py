@@ -146,3 +146,19 @@ def test_a_settings_tier_is_0_for_never_worse_1_for_worse_only_where_the_base_is
     assert _tier(_point("a", 0, 0, {"psnr": 1}), base, 2) == 0
     assert _tier(_point("b", 0, 0, {"psnr": 2}), base, 2) == 1
     assert _tier(_point("c", 0, 0, {"psnr": 2, "ssim": 2}), base, 2) == 2
+
+
+def test_the_sentence_lists_every_measure_a_setting_is_worse_on():
+    ms = ["warp_error", "psnr", "ssim"]
+    inputs = {v: {"warp_error": 0.05, "psnr": 20.0, "ssim": 0.70} for v in ("v1", "v2")}
+    per = _same({"base": (0.030, 21.0, 0.72), "a": (0.005, 19.95, 0.695), "b": (0.028, 20.2, 0.71)}, ms)
+    c = choose(per, inputs, "base", "consistency", ms)
+    assert c.why.startswith("a was nearer the ideal but worse than the input on psnr, ssim for most videos, ")
+    per = _same({"base": (0.030, 19.0, 0.60), "c": (0.015, 19.5, 0.65)}, ms)
+    c = choose(per, inputs, "base", "balanced", ms)
+    assert c.why.endswith("; every setting is worse than the input on psnr, ssim for most videos")
+
+
+def test_a_measure_the_base_never_was_worse_on_counts_against_the_setting_on_one_video():
+    p = _point("p", 0, 0, {"psnr": 1})
+    assert _mostly_worse(p, _point("base", 0, 0, {"ssim": 1}), 1) == ["psnr"]
