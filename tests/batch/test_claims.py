@@ -326,3 +326,9 @@ def test_a_claim_not_yet_acquired_holds_nothing(tmp_path):
         c.create_temp()  # first: renew() below would find out too
     assert not c.held and not c.renew()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_claim_on_an_output_whose_folders_do_not_exist_yet_makes_them(tmp_path):
+    c = Claim(tmp_path / "out" / "sub" / "deeper" / "a.mp4")
+    assert c.acquire() and c.held and c.path.is_file() and c.path.parent == tmp_path / "out" / "sub" / "deeper"
+    c.release()
