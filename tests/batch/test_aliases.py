@@ -23,14 +23,21 @@ def test_an_alias_is_a_hard_link_of_the_result_put_in_place_whole(tmp_path):
     assert os.path.samefile(src, final)
 
 
-def test_where_no_hard_link_can_be_made_the_alias_is_a_copy(tmp_path, monkeypatch):
+def _result(tmp_path):
     src = tmp_path / "a.mp4"
     src.write_bytes(b"refined")
+    return src
 
-    def no_links(a, b, **k):
-        raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(aliases.os, "link", no_links)
+def _failing(code, text):
+    def fail(*args, **kwargs):
+        raise OSError(code, text)
+    return fail
+
+
+def test_where_no_hard_link_can_be_made_the_alias_is_a_copy(tmp_path, monkeypatch):
+    src = _result(tmp_path)
+    monkeypatch.setattr(aliases.os, "link", _failing(18, "Invalid cross-device link"))
     final = tmp_path / "b.mp4"
     assert link_whole(src, final, "p1") == "copied"
     assert final.read_bytes() == b"refined" and not os.path.samefile(src, final)
@@ -49,14 +56,9 @@ def test_a_png_folder_is_copied_whole(tmp_path):
 
 
 def test_a_link_that_fails_leaves_neither_a_temporary_file_nor_a_partial_output(tmp_path, monkeypatch):
-    src = tmp_path / "a.mp4"
-    src.write_bytes(b"refined")
-
-    def full(a, b, **k):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(aliases.os, "link", full)
-    monkeypatch.setattr(aliases.shutil, "copyfile", full)
+    src = _result(tmp_path)
+    monkeypatch.setattr(aliases.os, "link", _failing(28, "No space left on device"))
+    monkeypatch.setattr(aliases.shutil, "copyfile", _failing(28, "No space left on device"))
     with pytest.raises(OSError):
         link_whole(src, tmp_path / "b.mp4", "p1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
