@@ -40,7 +40,8 @@ def execute(plan: Plan) -> Outcome:
     devices = [] if ex.ray else list(ex.devices) or default_devices()
     check_devices(devices)
     check_writable(plan.jobs)
-    check_models(preset.t2i_model, preset.t2v_model, preset.vae_model, preset.tokenizer)  # local model paths: cheap, and before any load
+    # local model paths, and hub models cached or downloadable when some video needs them: before any load
+    check_models(preset.t2i_model, preset.t2v_model, preset.vae_model, preset.tokenizer, download=bool(plan.todo))
     check_lora_files(preset.t2i.loras + preset.t2v.loras)
     if not request.quiet and (note := sampling_note(preset)):
         print(f"evs: warning: {note}", file=sys.stderr)

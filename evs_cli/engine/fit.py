@@ -49,13 +49,15 @@ def check_loaded(unet_config, adapter_config, vae_config, t2v: str, vae: str | N
         raise EvsError(f"VAE {vae or 'of the T2I model'!r}: {problem}")
 
 
-def check_models(t2i: str, t2v: str, vae: str | None = None, tokenizer: str | None = None) -> None:
+def check_models(t2i: str, t2v: str, vae: str | None = None, tokenizer: str | None = None,
+                 download: bool = True) -> None:
     """Before any model loads: each source's path (sources.check_sources), that each hub model is cached or can
-    be downloaded now, then whether they fit each other."""
+    be downloaded now (`download`: some video needs the models), then whether they fit each other."""
     from .sources import check_downloadable, check_sources, resolve_source
 
     check_sources(t2i, t2v, vae)
-    check_downloadable([("T2I model", t2i), ("T2V motion adapter", t2v), ("VAE", vae), ("tokenizer", tokenizer)])
+    if download:
+        check_downloadable([("T2I model", t2i), ("T2V motion adapter", t2v), ("VAE", vae), ("tokenizer", tokenizer)])
     check_local(resolve_source(t2i), resolve_source(t2v), resolve_source(vae) if vae else None)
 
 
