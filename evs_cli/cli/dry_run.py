@@ -9,7 +9,7 @@ from rich.table import Table
 from ..batch.memory import check_fits
 from ..batch.plan import Action, Plan
 from ..engine.families import matching, sampling_note
-from ..engine.sources import uncached
+from ..engine.sources import model_roles, uncached
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
 from .app import EXIT_FAILED, EXIT_OK, console
@@ -77,8 +77,7 @@ def print_stages(plan: Plan) -> None:
     t2i, t2v = p.t2i, p.t2v
     loras = "".join(f"; {name} LoRAs {', '.join(m.loras)}" for name, m in (("t2i", t2i), ("t2v", t2v)) if m.loras)
     print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "") + loras)
-    missing = uncached([("T2I model", p.t2i_model), ("T2V motion adapter", p.t2v_model), ("VAE", p.vae_model),
-                        ("tokenizer", p.tokenizer)])
+    missing = uncached(model_roles(p.t2i_model, p.t2v_model, p.vae_model, p.tokenizer))
     if missing:
         print("not in the Hugging Face cache (the first run downloads them, or fails without network): "
               + ", ".join(f"{what} {source}" for what, source in missing))

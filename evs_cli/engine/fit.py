@@ -53,11 +53,11 @@ def check_models(t2i: str, t2v: str, vae: str | None = None, tokenizer: str | No
                  download: bool = True) -> None:
     """Before any model loads: each source's path (sources.check_sources), that each hub model is cached or can
     be downloaded now (`download`: some video needs the models), then whether they fit each other."""
-    from .sources import check_downloadable, check_sources, resolve_source
+    from .sources import check_downloadable, check_sources, model_roles, resolve_source
 
     check_sources(t2i, t2v, vae)
     if download:
-        check_downloadable([("T2I model", t2i), ("T2V motion adapter", t2v), ("VAE", vae), ("tokenizer", tokenizer)])
+        check_downloadable(model_roles(t2i, t2v, vae, tokenizer))
     check_local(resolve_source(t2i), resolve_source(t2v), resolve_source(vae) if vae else None)
 
 

@@ -162,6 +162,12 @@ _HUB_MARKERS = {"T2I model": ("unet/config.json",), "T2V motion adapter": ("conf
                 "VAE": ("config.json", "vae/config.json"), "tokenizer": ("tokenizer/vocab.json",)}
 
 
+def model_roles(t2i: str, t2v: str, vae: str | None = None,
+                tokenizer: str | None = None) -> list[tuple[str, str | None]]:
+    """(what, source) of a model set, as `uncached` and `check_downloadable` take them."""
+    return [("T2I model", t2i), ("T2V motion adapter", t2v), ("VAE", vae), ("tokenizer", tokenizer)]
+
+
 def uncached(models: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
     """(what, hub id) of the hub models among (what, source) that the Hugging Face cache does not hold (a
     `repo:file` source: that file), looked up on disk only."""
