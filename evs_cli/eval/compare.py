@@ -27,10 +27,10 @@ def _font(size=14):
         return ImageFont.load_default()
 
 
-def distinct_labels(paths: list[Path]) -> list[str]:
-    """The shortest path endings (without the suffix) that tell the videos apart: clip, or a/clip and b/clip
-    when two folders hold a clip.mp4; the same file given twice is told apart by its position."""
-    parts = [Path(p).with_suffix("").parts for p in paths]
+def distinct_labels(paths: list[Path], strip_suffix: bool = True) -> list[str]:
+    """The shortest path endings (without a file's suffix) that tell the videos apart: clip, or a/clip and
+    b/clip when two folders hold a clip.mp4; the same file given twice is told apart by its position."""
+    parts = [(Path(p).with_suffix("") if strip_suffix else Path(p).resolve()).parts for p in paths]
     for depth in range(1, max(len(x) for x in parts) + 1):
         labels = ["/".join(x[-depth:]) for x in parts]
         if len(set(labels)) == len(labels):
