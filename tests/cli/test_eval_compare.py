@@ -96,10 +96,11 @@ def test_compare_writes_only_what_is_asked(tmp_path, folders):
     clean, bad = folders
     r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4", "--plot", tmp_path / "p.png")
     assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [f"evs: wrote {tmp_path / 'p.png'}: per-frame warping error of 2 videos"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["p.png"]
     r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4")
     assert r.returncode == 2 and r.stderr.splitlines() == [
-        "evs: error: nothing to write: give --png, --plot or --mp4 (or several)"]
+        "evs: error: nothing to write: give --html, --png, --plot or --mp4 (or several)"]
     r = evs("compare", clean / "clip-0.mp4", bad / "clip-0.mp4", "--png", tmp_path / "no" / "s.png")
     assert r.returncode == 2 and r.stderr.splitlines() == [
         f"evs: error: {tmp_path / 'no' / 's.png'}: the folder {tmp_path / 'no'} does not exist"]
