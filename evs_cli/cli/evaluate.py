@@ -40,6 +40,7 @@ def eval_cmd(
                                         "quality score, 0-100 (default $EVS_DOVER)."),
     device: Optional[str] = typer.Option(None, "--device", metavar='DEVICE', help="Where the weighted metrics run (default: cuda "
                                          "if available, else cpu)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (the scores go to --json or --csv)."),
 ):
     """Measure videos. Without any weights: warping error and flicker (optical flow, occlusions masked),
     sharpness (variance of the Laplacian), and PSNR / SSIM against a reference. With weights present
@@ -53,21 +54,22 @@ def eval_cmd(
 
     if flow not in ("dis", "farneback"):
         fail(f"--flow must be dis or farneback, got {flow!r}")
+    note = (lambda line: None) if quiet else (lambda line: print(f"evs: {line}", file=sys.stderr))
     try:
-        rows, timing = _score(targets, reference, logs, flow, device, (amt, dino, ap_encoder, ap_head, dover))
+        rows, timing = _score(targets, reference, logs, flow, device, (amt, dino, ap_encoder, ap_head, dover), note)
     except EvsError as e:
         fail(e)
     summary = summarize(rows, targets, timing)
-    _print_results(rows, summary, targets, bool(timing))
-    if json_out:
-        write_json(json_out, rows, summary)
-    if csv_out:
-        write_csv(csv_out, rows)
+    _print_results(rows, summary, targets, bool(timing), note, quiet)
+    for out, write in ((json_out, lambda: write_json(json_out, rows, summary)), (csv_out, lambda: write_csv(csv_out, rows))):
+        if out:
+            write()
+            note(f"wrote {out}: {len(rows)} video{'s' * (len(rows) != 1)}")
     raise typer.Exit(EXIT_FAILED if any("error" in r for r in rows) else EXIT_OK)
 
 
 def _score(targets: list[str], reference: Path | None, logs: list[Path], flow: str, device: str | None,
-           weights: tuple) -> tuple[list[dict], dict]:
+           weights: tuple, note) -> tuple[list[dict], dict]:
     """(a row per video, the timing logs' seconds per folder); EvsError for a path, log or weight at fault,
     each found before the minutes of scoring it would spoil."""
     import torch
@@ -79,15 +81,15 @@ def _score(targets: list[str], reference: Path | None, logs: list[Path], flow: s
     found = videos_by_group(targets)  # a missing path or an empty folder fails before any weights load
     if reference is not None and not reference.exists():
         raise EvsError(f"{reference}: no such reference file or folder")
-    timing = timing_by_group(targets, logs, warn=lambda m: print(f"evs: warning: {m}", file=sys.stderr))
+    timing = timing_by_group(targets, logs, warn=lambda m: note(f"warning: {m}"))
     with interruptible("no scores were written"), progress_bar("scoring") as update:
-        scorers = weighted_scorers(dev, *weights, warn=lambda m: print(f"evs: {m}", file=sys.stderr))
+        scorers = weighted_scorers(dev, *weights, warn=note)
         return evaluate(found, reference, flow, scorers, progress=update), timing
 
 
-def _print_results(rows: list[dict], summary: list[dict], targets: list[str], timed: bool) -> None:
-    """Errors and skipped metrics on stderr; the per-video table (one folder of several videos) and the
-    per-folder means on stdout."""
+def _print_results(rows: list[dict], summary: list[dict], targets: list[str], timed: bool, note, quiet: bool) -> None:
+    """Errors on stderr, and with `note` the metrics a video skipped; the per-video table (one folder of several
+    videos) and the per-folder means on stdout, unless quiet."""
     from ..eval.evaluate import COLUMNS
 
     con = console()
@@ -95,7 +97,9 @@ def _print_results(rows: list[dict], summary: list[dict], targets: list[str], ti
         if "error" in r:
             print(f"evs: error: {r['error']}", file=sys.stderr)
         for reason in r.get("skipped", {}).values():
-            print(f"evs: {r['video']}: {reason}", file=sys.stderr)
+            note(f"{r['video']}: {reason}")
+    if quiet:
+        return
     cols = [c for c in COLUMNS if any(c in r for r in rows)]
     if len(targets) == 1 and len(rows) > 1:
         t = Table(title="per video", title_justify="left")

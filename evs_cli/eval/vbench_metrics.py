@@ -46,6 +46,14 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _not_here(source: str, local: Path, e: Exception) -> str:
+    """Why weights did not load, in our words: a folder that holds no such model (with the library's reason), or
+    a hub id not in the cache (the library's own text talks of connecting to the hub, which eval never does)."""
+    if local.is_dir():
+        return f"{str(local)!r} is not a usable model folder ({first_line(e, 120)})"
+    return f"{source!r}: no such folder, and not in the Hugging Face cache"
+
+
 def load_dino(source: str | None = None, device="cpu"):
     """DINO ViT-B/16 as a transformers ViTModel, from --dino, $EVS_DINO, or the cache of facebook/dino-vitb16."""
     from transformers import ViTModel
@@ -56,8 +64,8 @@ def load_dino(source: str | None = None, device="cpu"):
         model = ViTModel.from_pretrained(str(local) if local.is_dir() else source, add_pooling_layer=False,
                                          local_files_only=not local.is_dir())
     except Exception as e:  # noqa: BLE001 - any failure means: no usable weights here
-        raise EvsError(f"subject_consistency skipped: DINO weights {source!r} not found locally "
-                       f"({first_line(e, 120)}); pass --dino DIR or set EVS_DINO") from e
+        raise EvsError(f"subject_consistency skipped: DINO weights {_not_here(source, local, e)}; "
+                       "pass --dino DIR or set EVS_DINO") from e
     return model.to(device).eval()
 
 
@@ -120,8 +128,8 @@ def load_aesthetic(encoder: str | None = None, head: str | None = None, device="
         tower = SiglipVisionModel.from_pretrained(str(local) if local.is_dir() else encoder,
                                                   local_files_only=not local.is_dir())
     except Exception as e:  # noqa: BLE001
-        raise EvsError(f"aesthetic skipped: SigLIP encoder {encoder!r} not found locally "
-                       f"({first_line(e, 120)}); pass --ap-encoder DIR or set EVS_AP_ENCODER") from e
+        raise EvsError(f"aesthetic skipped: SigLIP encoder {_not_here(encoder, local, e)}; "
+                       "pass --ap-encoder DIR or set EVS_AP_ENCODER") from e
     state = torch.load(str(Path(head).expanduser()), map_location="cpu", weights_only=True)
     state = {k.removeprefix("scoring_head."): v for k, v in state.items()}
     mlp = AestheticHead(tower.config.hidden_size)

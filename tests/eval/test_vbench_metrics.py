@@ -54,8 +54,14 @@ def test_formula_uses_previous_and_first_frame(dino_dir):
 
 
 def test_missing_weights_say_what_to_do(tmp_path):
-    with pytest.raises(EvsError, match="subject_consistency skipped: DINO weights .* pass --dino DIR"):
+    with pytest.raises(EvsError) as e:
         load_dino("nobody/no-dino")
+    assert str(e.value) == ("subject_consistency skipped: DINO weights 'nobody/no-dino': no such folder, and not in "
+                            "the Hugging Face cache; pass --dino DIR or set EVS_DINO")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvsError, match=rf"DINO weights '{tmp_path / 'empty'}' is not a usable model folder \(.+\); "
+                                       "pass --dino DIR"):
+        load_dino(str(tmp_path / "empty"))
 
 
 def test_overall_normalisation_ranges():
@@ -96,6 +102,9 @@ def test_eval_adds_weighted_metrics_when_weights_are_local(tmp_path, dino_dir, a
     assert r.returncode == 0 and "subject_consistency skipped" in r.stderr and "aesthetic skipped" in r.stderr
     assert "motion_smoothness skipped" in r.stderr and "dover skipped" in r.stderr
     assert "flicker" in r.stdout  # the weight-free metrics are still there
+    assert "huggingface.co" not in r.stderr and len(r.stderr.splitlines()) == 4  # once each, in our words
+    r = evs("eval", tmp_path / "v", "--dino", tmp_path / "nowhere", "-q", "--json", tmp_path / "q.json")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "") and (tmp_path / "q.json").is_file()
 
 
 @pytest.fixture(scope="module")
