@@ -16,7 +16,6 @@ from .app import EXIT_FAILED, EXIT_OK, app, console, fail, resolve_preset
 from .refine import (
     T2I,
     T2V,
-    Base,
     Compile,
     CompileCache,
     Devices,
@@ -53,13 +52,16 @@ BasePreset = Annotated[str, Opt("--preset", "-p", metavar="NAME|FILE", help=(
 Out = Annotated[Path, Opt("--out", "-o", metavar="DIR", help=(
     "Where tune.jsonl, tradeoff.png and tuned.yaml go. A rerun with the same DIR continues: pairs already "
     "scored are not refined again."))]
+Base = Annotated[Optional[Path], Opt("--base", metavar="DIR", help=(
+    "Listed files (- and --from) are named by their path below DIR in tune.jsonl, the sample's outputs and "
+    "--reference's matching. Default: the current folder, or the folder they all share when some lie outside it."))]
 Sample = Annotated[int, Opt("--sample", min=1, metavar="N", help=(
     "Tune on N of the inputs, a sample seeded by --seed and spread over their subfolders."))]
 Grid = Annotated[List[str], Opt("--grid", metavar="KEY=V1,V2,...", help=(
     "Values to try for a preset key (repeat for more keys; their product is tried), e.g. --grid tV=1,2,3 "
     "--grid nV=1,2 --grid composition=evs,t2v. Any schedule key (tI, tT2V, tV, nV, mode, gamma, layers, "
-    "composition) or model sampling key (t2i.guidance, t2v.family, ...). Default: tT2V, tV and nV one step "
-    "either side of the base preset's."))]
+    "composition) or model sampling key (t2i.guidance, t2v.family, ...). Default: around the base preset's "
+    "block: tT2V a fifth of tI either side, tV and nV one step either side."))]
 PreferOpt = Annotated[Prefer, Opt("--prefer", metavar="consistency|balanced|imaging", help=(
     "Weight of the two axes in the choice: 0.75/0.25, 0.5/0.5 or 0.25/0.75 (consistency/imaging)."))]
 Reference = Annotated[Optional[Path], Opt("--reference", metavar="FOLDER", help=(

@@ -137,8 +137,21 @@ def test_help_reads_as_words_and_flags_take_no_value(tmp_path):
     options = "\n".join(line for line in r.stdout[r.stdout.index("Options"):].splitlines()
                          if "Show this message" not in line)  # typer's own --help flag
     assert "<bool>" not in options and "<str>" not in options and "<list[str]>" not in options
-    assert "pip install 'evs_cli[ray]'" in " ".join(r.stdout.split())
+    assert "pip install 'evs_cli[ray]'" in " ".join(r.stdout.replace("│", " ").split())  # across a panel's wrap
     src = make_clip(tmp_path / "a dog-0.mp4", frames=2)
     r = evs("refine", src, "--overwrite", "true", "--dry-run")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "evs: error: --overwrite is a flag and takes no value: drop 'true' (leave the flag out for the default)"]
+
+
+def test_refine_help_groups_its_options_in_panels_and_starts_with_an_offline_example():
+    r = evs("refine", "--help", env_extra={"COLUMNS": "200"})
+    panels = re.findall(r"╭─ (.+?) ─", r.stdout)
+    assert panels == ["Arguments", "Options", "Inputs and outputs", "Preset and models", "Speed and memory",
+                      "Batch and resume", "Devices and cluster"]
+    inside = {p: r.stdout.split(f"╭─ {p} ")[1].split("╰")[0] for p in panels}
+    assert "--out" in inside["Inputs and outputs"] and "--t2v" in inside["Preset and models"]
+    assert "--max-memory" in inside["Speed and memory"] and "--resume" in inside["Batch and resume"]
+    assert "--ray-address" in inside["Devices and cluster"] and "--help" in inside["Options"]
+    first = " ".join(r.stdout.split("Examples:")[1].split())
+    assert first.startswith("evs refine my-clips/ --preset toy")
