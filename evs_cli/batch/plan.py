@@ -104,7 +104,7 @@ class Plan:
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     """Every check that needs no model, in the order a user meets them; EvsError names the first problem."""
     from ..engine.pipeline import preset_grids
-    from ..engine.sources import local_scheduler_config
+    from ..engine.sources import local_scheduler_config, unknown_words_note
     from ..engine.stages import build_stages
     from ..io.inputs import find_inputs
     from ..io.prompts import load_prompt_table
@@ -126,6 +126,8 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     legacy = fingerprint(options, legacy=True)
     decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
     decisions = [_unless_stuck_before(j, d, options, settings) for j, d in zip(jobs, decisions)]
+    notes += unknown_words_note(preset.t2i_model, preset.tokenizer,
+                                [prompt_for(j, options.prompts) for j, d in zip(jobs, decisions) if d.action is Action.REFINE])
     return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes, aliases)
 
 

@@ -157,6 +157,45 @@ def local_scheduler_config(t2i: str) -> dict:
     return config
 
 
+def tokenizer_words(t2i: str, tokenizer: str | None = None) -> frozenset[str] | None:
+    """The words a local tokenizer holds as whole tokens (CLIP's `word</w>`, two letters or more: single
+    letters are every byte-level vocabulary's alphabet, not words it learnt), read without loading anything;
+    None when the tokenizer is not a local folder (a hub id, a single file)."""
+    for source, below in ((tokenizer, ""), (t2i, "tokenizer")):
+        if source is None:
+            continue
+        folder = Path(resolve_source(source))
+        vocab = folder / below / "vocab.json"
+        if source_kind(str(folder)) == "folder" and vocab.is_file():
+            try:
+                tokens = json.loads(read_text(vocab, "the tokenizer's vocabulary", EvsError))
+            except (json.JSONDecodeError, EvsError):
+                return None  # loading it later says what is wrong with it
+            return frozenset(t[:-4] for t in tokens if isinstance(t, str) and t.endswith("</w>")
+                             and len(t) > 5 and t[:-4].isalpha()) if isinstance(tokens, dict) else None
+        return None
+    return None
+
+
+def prompts_without_known_words(prompts: list[str], words: frozenset[str]) -> list[str]:
+    """The prompts none of whose words the tokenizer knows (as CLIP reads them: lower case, letters)."""
+    return [p for p in dict.fromkeys(prompts) if not words.intersection(re.findall(r"[a-z]+", p.lower()))]
+
+
+def unknown_words_note(t2i: str, tokenizer: str | None, prompts: list[str | None]) -> list[str]:
+    """One note when some prompt has no word the T2I model's tokenizer knows (the toy models know a few dozen):
+    such a model paints what it was trained on, and the metrics cannot tell."""
+    words = tokenizer_words(t2i, tokenizer)
+    strange = prompts_without_known_words([p for p in prompts if p], words) if words else []
+    if not strange:
+        return []
+    known = sorted(words)
+    shown = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
+    return [f"the T2I model knows none of the words of {len(strange)} prompt{'s' * (len(strange) > 1)} "
+            f"(first: {strange[0]!r}); it will paint what it was trained on, whatever the metrics say. "
+            f"Words it knows: {shown}"]
+
+
 # A file each kind of hub model has once it was downloaded (diffusers reads it first).
 _HUB_MARKERS = {"T2I model": ("unet/config.json",), "T2V motion adapter": ("config.json",),
                 "VAE": ("config.json", "vae/config.json"), "tokenizer": ("tokenizer/vocab.json",)}

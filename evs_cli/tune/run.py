@@ -57,7 +57,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     from ..engine.loras import check_lora_files
     from ..engine.pipeline import preset_grids
     from ..engine.fit import check_models
-    from ..engine.sources import local_scheduler_config
+    from ..engine.sources import local_scheduler_config, unknown_words_note
     from ..eval.evaluate import reference_for, reference_index
     from ..io.inputs import find_inputs
     from ..io.prompts import resolve_prompt
@@ -87,9 +87,9 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
                           tuple(prints), req.flow, req.weighted)
     req.out.mkdir(parents=True, exist_ok=True)
     records = Records(req.out / RECORDS, warn)
-    tasks, pairs = [], {}
+    tasks, pairs, prompts = [], {}, []
     for f, rel in videos:
-        resolve_prompt(f, rel, req.run.prompts.text, req.run.prompts.table)  # no prompt: one line, now
+        prompts.append(resolve_prompt(f, rel, req.run.prompts.text, req.run.prompts.table)[0])  # none: one line, now
         ref = reference_for(f, rel, req.reference, refs)
         video_sha, ref_sha = content_hash(f), content_hash(ref) if ref else None
         keys = [pair_key(INPUT, rel, video_sha, ref_sha, req.flow)]
@@ -98,6 +98,7 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
         todo = tuple((i, k) for i, k in enumerate(keys[1:]) if k not in records)
         if todo or keys[0] not in records:
             tasks.append(VideoTask(f, rel, ref, todo, keys[0], keys[0] in records))
+    notes += unknown_words_note(base.t2i_model, base.tokenizer, prompts)
     return TunePlan(req, settings, videos, tasks, options, records, pairs, notes, len(found))
 
 

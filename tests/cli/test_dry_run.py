@@ -144,3 +144,17 @@ def test_a_compile_cache_that_cannot_be_made_is_one_line_before_any_model_loads(
     assert r.stderr.strip().splitlines() == [
         f"evs: error: --compile-cache {tmp_path / 'file' / 'cache'}: {tmp_path / 'file'} is not a folder"]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_toy_models_say_once_when_they_know_no_word_of_a_prompt(tmp_path):
+    for k in range(2):
+        make_clip(tmp_path / "in" / f"a corgi on the beach-{k}.mp4", frames=2)
+    make_clip(tmp_path / "in" / "a red circle-0.mp4", frames=2)
+    r = evs("refine", tmp_path / "in", "--preset", "toy", "--dry-run")
+    notes = [line for line in r.stderr.splitlines() if "knows none" in line]
+    assert notes == ["evs: note: the T2I model knows none of the words of 1 prompt (first: 'a corgi on the beach'); it "
+                     "will paint what it was trained on, whatever the metrics say. Words it knows: blue, checks, "
+                     "circle, dots, down, green, left, moving, over, purple, red, right, square, stripes, triangle, up, "
+                     "white, yellow"]
+    r = evs("refine", tmp_path / "in", "--preset", "toy", "--dry-run", "--prompt", "a red circle")
+    assert "knows none" not in r.stderr

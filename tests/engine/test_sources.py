@@ -101,3 +101,28 @@ def test_the_hub_is_reachable_when_its_host_takes_a_connection(monkeypatch):
     assert not sources.hub_reachable(1.0)
     monkeypatch.delenv("HF_ENDPOINT")
     assert sources.hub_host() == ("huggingface.co", 443)
+
+
+def test_the_words_a_local_tokenizer_knows_are_its_whole_word_tokens(tmp_path):
+    words = sources.tokenizer_words("evs:toy/models/t2i")
+    assert {"red", "circle", "stripes", "moving", "over"} <= words and "a" not in words  # letters are no words
+    assert all(len(w) > 1 and w.isalpha() for w in words)
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "vocab.json").write_text('{"a</w>": 0, "cat</w>": 1, "ca": 2, "do": 3, "x1</w>": 4}')
+    assert sources.tokenizer_words("evs:toy/models/t2i", str(tmp_path / "tok")) == {"cat"}  # --tokenizer first
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "vocab.json").write_text("[1, 2")
+    assert sources.tokenizer_words("evs:toy/models/t2i", str(tmp_path / "bad")) is None
+    assert sources.tokenizer_words("runwayml/stable-diffusion-v1-5") is None  # not read from the hub
+    assert sources.tokenizer_words(str(tmp_path / "model.safetensors")) is None
+
+
+def test_a_prompt_with_no_known_word_gets_one_note_for_the_run():
+    words = frozenset({"red", "circle"})
+    assert sources.prompts_without_known_words(["a Red dog", "a corgi", "a corgi", "RED!", "circles"], words) == \
+        ["a corgi", "circles"]
+    assert sources.unknown_words_note("evs:toy/models/t2i", None, ["a red circle", None]) == []
+    (note,) = sources.unknown_words_note("evs:toy/models/t2i", None, ["a corgi on the beach", "a red dog", "ice", None])
+    assert note.startswith("the T2I model knows none of the words of 2 prompts (first: 'a corgi on the beach'); it "
+                           "will paint what it was trained on, whatever the metrics say. Words it knows: blue, checks,")
+    assert sources.unknown_words_note("stabilityai/sd-turbo", None, ["a corgi"]) == []
