@@ -115,6 +115,9 @@ class Claim:
                     fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644)
                 except FileExistsError:
                     fd = None
+                except FileNotFoundError:  # its folder was removed as empty by a run that ended meanwhile
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    continue
                 if fd is not None:
                     try:
                         with os.fdopen(fd, "w") as f:

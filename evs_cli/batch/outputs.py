@@ -200,3 +200,25 @@ def discard(tmp: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         tmp.unlink(missing_ok=True)
+
+
+def missing_folders(outputs: list[Path]) -> list[Path]:
+    """The folders the outputs would be written in that do not exist yet (each up to the first that does),
+    deepest first: what a run makes and, where it wrote nothing in them, removes again."""
+    missing: set[Path] = set()
+    for out in outputs:
+        folder = out.parent
+        while folder not in missing and not folder.exists() and folder != folder.parent:
+            missing.add(folder)
+            folder = folder.parent
+    return sorted(missing, key=lambda f: (-len(f.parts), f))
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """rmdir each folder, deepest first, where it is empty (never a folder with anything in it: rmdir refuses,
+    so a folder another run is writing in stays)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass

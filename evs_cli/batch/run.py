@@ -31,7 +31,7 @@ def execute(plan: Plan) -> Outcome:
     from ..engine.fit import check_models
     from ..engine.loras import check_lora_files
     from .aliases import settle_aliases
-    from .outputs import check_writable
+    from .outputs import check_writable, missing_folders, remove_empty
     from .pool import check_devices, default_devices
     from .report import Reporter
 
@@ -49,6 +49,7 @@ def execute(plan: Plan) -> Outcome:
     reporter = Reporter(plan.jobs + [alias for alias, _ in plan.aliases], request.log, request.quiet, len(plan.stages))
     reporter.record_plan(plan)  # before any model loads
     todo = plan.todo
+    made = missing_folders([job.output for job in plan.jobs])  # an interrupted run leaves no empty folder
     try:
         with interrupts_as_keyboard():
             while True:
@@ -65,6 +66,8 @@ def execute(plan: Plan) -> Outcome:
     except BaseException:  # a setup error (no actor could start): no summary of a run that did not happen
         reporter.close(summary=bool(reporter.records))
         raise
+    finally:
+        remove_empty(made)
     counts = reporter.close()
     return outcome(counts, bool(reporter.log_error), len(reporter.fatal), 0 if ex.ray else len(devices))
 

@@ -332,3 +332,21 @@ def test_a_claim_on_an_output_whose_folders_do_not_exist_yet_makes_them(tmp_path
     c = Claim(tmp_path / "out" / "sub" / "deeper" / "a.mp4")
     assert c.acquire() and c.held and c.path.is_file() and c.path.parent == tmp_path / "out" / "sub" / "deeper"
     c.release()
+
+
+def test_a_claim_whose_folder_another_run_removed_as_empty_meanwhile_makes_it_again(tmp_path, monkeypatch):
+    from evs_cli.batch import claims as claims_module
+
+    out = tmp_path / "out" / "sub" / "x.mp4"
+    real_open, tries = os.open, []
+
+    def open_after_removal(path, *args, **kw):
+        if str(path).endswith(".evs-claim") and not tries:
+            tries.append(path)
+            (tmp_path / "out" / "sub").rmdir()  # the other run's remove_empty, between mkdir and open
+        return real_open(path, *args, **kw)
+
+    monkeypatch.setattr(claims_module.os, "open", open_after_removal)
+    claim = claims_module.Claim(out)
+    assert claim.acquire() and claim.path.is_file() and len(tries) == 1
+    claim.release()

@@ -260,3 +260,21 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_the_folders_a_run_would_make_are_named_deepest_first_and_removed_only_when_empty(tmp_path):
+    from evs_cli.batch.outputs import missing_folders, remove_empty
+
+    (tmp_path / "out" / "a").mkdir(parents=True)
+    outputs = [tmp_path / "out" / "a" / "b" / "c" / "x.mp4", tmp_path / "out" / "a" / "b" / "y.mp4",
+               tmp_path / "out" / "d" / "z.mp4", tmp_path / "out" / "a" / "w.mp4"]
+    made = missing_folders(outputs)
+    assert made == [tmp_path / "out" / "a" / "b" / "c", tmp_path / "out" / "a" / "b", tmp_path / "out" / "d"]
+    assert missing_folders([tmp_path / "new" / "x.mp4"]) == [tmp_path / "new"]
+    for f in made:
+        f.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "out" / "d" / "z.mp4").write_bytes(b"written")
+    remove_empty(made)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [
+        Path("out"), Path("out/a"), Path("out/d"), Path("out/d/z.mp4")]
+    remove_empty([tmp_path / "gone"])  # nothing there: nothing to do

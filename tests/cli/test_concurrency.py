@@ -2,6 +2,7 @@
 over one folder, and claims of dead runs: test_shared_folder.)"""
 
 import json
+from pathlib import Path
 import signal
 import time
 
@@ -58,3 +59,18 @@ def test_interrupt_stops_every_worker_cleanly(tmp_path, full_models):
     assert p.returncode == 130, err
     assert "not done: 2 videos (interrupted" in err
     assert list(out.glob("*.mp4")) == [] and leftovers(tmp_path) == []
+
+
+def test_an_interrupted_run_leaves_no_empty_folder(tmp_path, full_models):
+    src = make_clip(tmp_path / "in" / "sub" / "deeper" / "long clip-0.mp4", frames=160)
+    (tmp_path / "out" / "kept").mkdir(parents=True)  # a folder that was there before the run stays
+    p = evs_bg("refine", tmp_path / "in", *full_models, "--out", tmp_path / "out")
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "out").rglob("*.evs-claim")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert src.exists() and sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*")) == \
+        [Path("kept")]
