@@ -224,7 +224,8 @@ class Reporter:
             self.log = None
         counts = Counter(r["status"] for r in self.records)
         if summary and not self.quiet:
-            self.err.print(self._summary(counts))
+            if self.records:  # an interrupt before any video ended: the lines below say it, not an empty table
+                self.err.print(self._summary(counts))
             for line in self._after_table():
                 self.err.print(line, markup=False, highlight=False)
         elif summary and counts.get("held"):  # --quiet still says why the exit code is 75
@@ -243,9 +244,9 @@ class Reporter:
         if undone:
             lines.append(f"not done: {undone} video{'' if undone == 1 else 's'} (interrupted; rerun the same "
                          "command to finish them)")
-        if self.jobs:
-            lines.append(f"outputs: {os.path.commonpath([str(j.output.parent.resolve()) for j in self.jobs])}"
-                         + (f"; log: {self.log_path}" if self.log_path else ""))
+        where = os.path.commonpath([str(j.output.parent.resolve()) for j in self.jobs]) if self.jobs else None
+        if where and os.path.isdir(where):  # not a folder the run made and removed again, empty
+            lines.append(f"outputs: {where}" + (f"; log: {self.log_path}" if self.log_path else ""))
         return lines
 
     def _summary(self, counts: Counter) -> Table:

@@ -142,3 +142,15 @@ def test_the_overall_bar_moves_with_each_stage_and_a_video_counts_once_whole():
     assert r.progress.tasks[r.overall].completed == 1.0
     r(Finished("0", 1, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "failed", "error": "x"}))
     assert r.progress.tasks[r.overall].completed == 2.0 and r._shown == {}
+
+
+def test_an_interrupt_before_any_video_ended_prints_no_empty_table_and_no_removed_folder(tmp_path, capsys):
+    jobs = [Job(tmp_path / "in" / f"v{i}.mp4", Path(f"v{i}.mp4"), tmp_path / "out" / f"v{i}.mp4") for i in range(2)]
+    r = Reporter(jobs, None, quiet=False, n_stages=3)
+    r.close()
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["not done: 2 videos (interrupted; rerun the same command to finish them)"]
+    (tmp_path / "out").mkdir()
+    r = Reporter(jobs, None, quiet=False, n_stages=3)
+    r.close()
+    assert capsys.readouterr().err.splitlines()[-1] == f"outputs: {tmp_path / 'out'}"
