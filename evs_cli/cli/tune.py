@@ -134,7 +134,7 @@ def _run(plan, quiet: bool, warn) -> int:
     from ..batch.outputs import write_whole
     from ..tune.choose import choose
     from ..tune.measures import used
-    from ..tune.report import draw_tradeoff, table_rows, tuned_yaml
+    from ..tune.report import TABLE_NOTE, choice_line, draw_tradeoff, table_rows, tuned_yaml
     from ..tune.run import PICTURE, TUNED, execute, results
     from .progress import interruptible, progress_bar
 
@@ -163,7 +163,8 @@ def _run(plan, quiet: bool, warn) -> int:
     measures = used([*inputs.values(), *(r for rows in per.values() for r in rows.values())])
     choice = choose(per, inputs, "base", req.prefer, measures)
     head, rows = table_rows(choice, inputs)
-    t = Table(*head, title=f"{len(inputs)} videos, means; measures: {', '.join(measures)}", title_justify="left")
+    t = Table(*head, title=f"{len(inputs)} videos, means; measures: {', '.join(measures)}", title_justify="left",
+              caption=TABLE_NOTE, caption_justify="left")
     for r in rows:
         t.add_row(*r)
     console().print(t)
@@ -182,5 +183,6 @@ def _run(plan, quiet: bool, warn) -> int:
                                                                  f"{len(videos)} videos, --prefer {req.prefer}"))
     except OSError as e:
         fail(f"{req.out}: cannot write the results ({e.strerror or e})")
-    print(f"chosen: {choice.chosen.label} ({choice.why}); preset: {req.out / TUNED}")
+    print(choice_line(choice))
+    print(f"preset: {req.out / TUNED}; picture: {req.out / PICTURE}")
     return EXIT_OK

@@ -77,6 +77,12 @@ def sharpness_gap(sharp: float, of: float) -> float:
     return abs(float(np.log(max(sharp, 1e-6) / max(of, 1e-6))))
 
 
+def detail_loss(sharp: float, of: float) -> float:
+    """max(0, log(another's sharpness / this one's)): detail lost against another video, none for sharpening
+    (without a clean reference, a sharper result than its input is not a fault)."""
+    return max(0.0, float(np.log(max(of, 1e-6) / max(sharp, 1e-6))))
+
+
 def match_reference(frames: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """The reference resized to the frames' size, and cut to their count."""
     n = min(len(frames), len(ref))

@@ -3,10 +3,13 @@
 1. Every measure becomes an error that lower makes better, and is taken relative to the video's input as the
    log of their ratio (`relative`): warp error and flicker as they are, PSNR as its MSE, SSIM, motion
    smoothness and subject consistency as 1 - score, DOVER as 100 - score, the aesthetic score as 10 - score,
-   the sharpness gap (a log ratio itself) as exp(gap). So -0.1 is 10% less error than the input on any
+   the sharpness gap and the detail lost (log ratios themselves) as exp(gap). So -0.1 is 10% less error than the input on any
    measure, and a clip with twice the flicker does not count twice.
 2. An axis is the mean of its measures' relative errors over measures and sampled videos; each axis is then
-   normalised over the grid: 1 for the best setting, 0 for the worst (an axis on which all agree: 1 each).
+   normalised over the grid and the input: 1 for the best and 0 for the worst of the settings and the input
+   (an axis on which all agree: 1 each). With the input as an end of the scale, two
+   settings that both improve on the input alike stay close (0.0187 and 0.0190 against an input's 0.05 are
+   0.98 and 1, not 0 and 1), and a grid of two settings does not tie by construction.
 3. Objective: the distance to the ideal (1, 1), sqrt(w_c (1 - c)^2 + w_i (1 - i)^2), with weights (w_c, w_i)
    (an axis past 1, possible on other videos, counts as 1)
    by --prefer: consistency (0.75, 0.25), balanced (0.5, 0.5), imaging (0.25, 0.75). The nearest setting
@@ -55,7 +58,7 @@ class Choice:
     chosen: Point
     base: Point
     measures: list[str]
-    ranges: dict[str, tuple[float, float]]  # axis -> (lowest, highest) mean relative error over the grid
+    ranges: dict[str, tuple[float, float]]  # axis -> (lowest, highest) mean relative error over the grid and input
     prefer: str
     videos: int
     why: str  # one sentence: how the choice was made
@@ -64,7 +67,7 @@ class Choice:
 # Each measure as an error (lower is better, positive), so that one log ratio compares any two videos' values.
 ERROR = {
     "warp_error": lambda x: x, "flicker": lambda x: x,
-    "psnr": lambda x: 10 ** (-x / 10), "sharpness_gap": math.exp,
+    "psnr": lambda x: 10 ** (-x / 10), "sharpness_gap": math.exp, "detail_loss": math.exp,
     "ssim": lambda x: 1 - x, "motion_smoothness": lambda x: 1 - x, "subject_consistency": lambda x: 1 - x,
     "dover": lambda x: 100 - x, "aesthetic": lambda x: 10 - x,
 }
@@ -83,7 +86,8 @@ def mean_relative(rows: dict[str, dict], inputs: dict[str, dict], measures) -> d
 
 
 def ranges_of(axes: list[dict]) -> dict[str, tuple[float, float]]:
-    return {a: (min(d[a] for d in axes), max(d[a] for d in axes)) for a in AXES}
+    """Per axis (lowest, highest) relative error over the settings and the input (whose relative error is 0)."""
+    return {a: (min(0.0, *(d[a] for d in axes)), max(0.0, *(d[a] for d in axes))) for a in AXES}
 
 
 def axes_of(relative_axes: dict, ranges: dict) -> tuple[float, float]:

@@ -22,7 +22,10 @@ INPUT = "input"  # the setting name of a video's own scores
 
 
 def pair_key(settings: str, rel: Path, video_sha: str, reference_sha: str | None, flow: str) -> str:
-    text = json.dumps([settings, rel.as_posix(), video_sha, reference_sha, flow])
+    key = [settings, rel.as_posix(), video_sha, reference_sha, flow]
+    if reference_sha is None:  # scored with the detail lost (evs 0.2 on), not the two-sided gap to the input
+        key.append("detail_loss")
+    text = json.dumps(key)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 

@@ -51,7 +51,7 @@ def test_tune_writes_its_records_picture_and_a_preset_that_refine_uses(clips, tm
     assert _calls(r.stderr) == (2 * (2 + 4 * 2), 2 * (2 + 1 + 1 + 2), 2 * 4 * 4, 2 * 6)
     assert "measures: warp_error, flicker, psnr, ssim, sharpness_gap" in r.stdout
     assert "the T2I model knows none of the words of 1 prompt (first: 'a disc')" in r.stderr  # the tiny one's few
-    chosen = re.search(r"chosen: (.+?) \(", r.stdout).group(1)
+    chosen = re.search(r"chosen: (.+?): consistency error", r.stdout).group(1)
     tuned = load_preset(str(out / "tuned.yaml"))
     values = dict(kv.split("=") for kv in chosen.split()) if chosen != "base" else {"tV": "3", "nV": "2"}
     assert {k: str(tuned.data["schedule"][k]) for k in values} == values

@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 
 from evs_cli.eval.metrics import PSNR_CAP, psnr, sharpness, ssim, temporal, weight_free
 from evs_cli.toy.data import render, spec_for
@@ -60,3 +61,11 @@ def test_psnr_and_ssim_against_a_reference():
     # a reference of another size is resized to match
     big = np.stack([cv2.resize(f, (128, 128), interpolation=cv2.INTER_CUBIC) for f in clip])
     assert psnr(clip, big) > 25
+
+
+def test_detail_loss_counts_only_sharpness_lost():
+    from evs_cli.eval.metrics import detail_loss, sharpness_gap
+
+    assert detail_loss(50.0, 100.0) == pytest.approx(np.log(2))  # half the input's sharpness
+    assert detail_loss(200.0, 100.0) == 0.0 and detail_loss(100.0, 100.0) == 0.0  # sharper: nothing lost
+    assert sharpness_gap(200.0, 100.0) == pytest.approx(np.log(2))  # against a clean reference both ways count

@@ -1,8 +1,10 @@
 """The tune's pure parts: the settings a grid gives, the sample, the records file, and the rule that chooses."""
 
+import hashlib
 import json
 import math
 
+import numpy as np
 import pytest
 
 from evs_cli.engine.preset import load_preset
@@ -131,22 +133,44 @@ def _per_video(table):
 INPUTS = {v: {"warp_error": 0.05, "psnr": 20.0} for v in ("v1", "v2")}
 
 
-def test_each_axis_is_normalised_over_the_grid_and_the_nearest_to_the_ideal_wins():
+def test_each_axis_is_normalised_over_the_grid_and_the_input_and_the_nearest_to_the_ideal_wins():
     per = _per_video({"base": (0.030, 22.0), "a": (0.020, 21.0), "b": (0.025, 23.0), "c": (0.040, 21.5)})
     c = choose(per, INPUTS, "base", "balanced", MEASURES)
     pts = {p.label: p for p in c.points}
-    assert (pts["a"].consistency, pts["a"].imaging) == (1.0, 0.0)
-    # warp error counts as a ratio to the input's (0.05): b at 0.025 sits log(0.8/0.5)/log(0.8/0.4) up its range
-    cb = math.log(0.040 / 0.025) / math.log(0.040 / 0.020)
+    # every setting beats the input (warp 0.05, 20 dB): 0 is the input's level, 1 the best setting's
+    assert (pts["a"].consistency, pts["a"].imaging) == (1.0, pytest.approx(1 / 3))  # PSNR +1 of the best +3 dB
+    # warp error counts as a ratio to the input's (0.05): b at 0.025 sits log(0.5)/log(0.4) of the way up
+    cb = math.log(0.025 / 0.05) / math.log(0.020 / 0.05)
     assert pts["b"].consistency == pytest.approx(cb) and pts["b"].imaging == 1.0
+    assert pts["c"].consistency == pytest.approx(math.log(0.8) / math.log(0.4)) and pts["c"].imaging == pytest.approx(0.5)
     assert pts["b"].objective == pytest.approx(math.sqrt(0.5 * (1 - cb) ** 2))
+    assert pts["a"].objective == pytest.approx(math.sqrt(0.5 * (2 / 3) ** 2))
     assert c.chosen.label == "b" and {p.label for p in front(c.points)} == {"a", "b"}
     assert not pts["c"].on_front and pts["a"].on_front
-    # consistency weighted 3:1: b (sqrt(0.75 * 0.32^2) = 0.28) is still nearer than a (sqrt(0.25) = 0.5)
+    # consistency weighted 3:1: b (sqrt(0.75 * 0.24^2) = 0.21) is still nearer than a (sqrt(0.25 * 0.67^2) = 0.33)
     assert choose(per, INPUTS, "base", "consistency", MEASURES).chosen.label == "b"
     far = _per_video({"base": (0.030, 22.0), "a": (0.020, 21.9), "b": (0.029, 23.0)})
     assert choose(far, INPUTS, "base", "consistency", MEASURES).chosen.label == "a"
     assert choose(far, INPUTS, "base", "imaging", MEASURES).chosen.label == "b"
+
+
+def test_two_settings_that_improve_on_the_input_alike_stay_close_and_a_grid_of_two_does_not_tie():
+    inputs = {v: {"warp_error": 0.05, "psnr": 20.0} for v in ("v1", "v2")}
+    close = _per_video({"base": (0.0190, 21.0), "a": (0.0187, 21.0)})
+    pts = {p.label: p for p in choose(close, inputs, "base", "balanced", MEASURES).points}
+    assert pts["base"].consistency == pytest.approx(math.log(0.0190 / 0.05) / math.log(0.0187 / 0.05))  # 0.98
+    assert pts["base"].consistency > 0.98 and pts["a"].consistency == 1.0
+    # each better on one axis: over the grid alone they were (1, 0) and (0, 1), a tie at any --prefer balanced
+    two = _per_video({"base": (0.030, 21.0), "a": (0.020, 20.5)})
+    c = choose(two, inputs, "base", "balanced", MEASURES)
+    pts = {p.label: p for p in c.points}
+    assert (pts["a"].consistency, pts["a"].imaging) == (1.0, pytest.approx(0.5))
+    assert pts["a"].objective != pytest.approx(pts["base"].objective)
+    # with a setting worse than the input on an axis, the worse end is that setting, not the input
+    worse = _per_video({"base": (0.030, 21.0), "a": (0.060, 19.0)})
+    c = choose(worse, inputs, "base", "balanced", MEASURES)
+    assert c.ranges["consistency"] == (pytest.approx(math.log(0.6)), pytest.approx(math.log(1.2)))
+    assert {p.label: p.consistency for p in c.points}["a"] == 0.0
 
 
 def test_a_setting_worse_than_the_input_on_most_videos_is_not_chosen_over_the_base():
@@ -215,3 +239,26 @@ def test_where_some_setting_is_worse_than_the_input_on_nothing_the_choice_is_amo
     per.pop("a")
     c = choose(per, inputs, "base", "balanced", ms)
     assert c.chosen.label == "c" and "every setting is worse than the input on flicker" in c.why
+
+
+def test_without_a_reference_sharpening_is_no_fault_and_old_records_are_not_reused():
+    from pathlib import Path
+
+    from evs_cli.tune.measures import MEASURES, score
+    from evs_cli.tune.records import pair_key
+
+    frames = (np.random.default_rng(0).random((4, 32, 32, 3)) * 255).astype(np.uint8)
+    row = score(frames, target_sharpness=1.0, reference=None)
+    assert "sharpness_gap" not in row and row["detail_loss"] == 0.0  # far sharper than the target: nothing lost
+    assert MEASURES["detail_loss"] == "imaging"
+    blurred = score(frames, target_sharpness=1e12, reference=None)
+    assert blurred["detail_loss"] > 0
+    with_ref = score(frames, target_sharpness=1.0, reference=frames)
+    assert "detail_loss" not in with_ref and with_ref["sharpness_gap"] > 0
+    # records scored with the old two-sided gap to the input have other keys; with a reference, the same keys
+    rel = Path("a/clip.mp4")
+    assert pair_key("s", rel, "sha", None, "dis") != pair_key("s", rel, "sha", "None", "dis")
+    old = hashlib.sha256(json.dumps(["s", "a/clip.mp4", "sha", None, "dis"]).encode()).hexdigest()[:20]
+    assert pair_key("s", rel, "sha", None, "dis") != old
+    assert pair_key("s", rel, "sha", "ref", "dis") == hashlib.sha256(
+        json.dumps(["s", "a/clip.mp4", "sha", "ref", "dis"]).encode()).hexdigest()[:20]
