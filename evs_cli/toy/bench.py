@@ -73,15 +73,15 @@ def vae_round_trip(engine: Engine, frames: np.ndarray) -> np.ndarray:
 
 
 def warm_up(engines: dict, clip: Clip, seed: int) -> None:
-    """An untimed refinement of a few frames by each engine first: the first calls of a process pay one-time
-    costs (thread pools, allocations, lazy set-up) that would otherwise be charged to whichever method runs
-    first, and made T2I alone look slower than EVS."""
-    few = torch.from_numpy(clip.degraded[:4])
+    """An untimed refinement of the first clip by each engine first: the first calls of a process, and the first
+    at each tensor shape, pay one-time costs (thread pools, allocations, kernels chosen per shape) that would
+    otherwise be charged to whichever method runs first, and made T2I alone look slower than EVS."""
+    frames = torch.from_numpy(clip.degraded)
     for c, engine in engines.items():
         if c == "vae":
-            engine.decode(engine.encode(few))
+            engine.decode(engine.encode(frames))
         else:
-            engine.refine(few, clip.prompt, seed=seed)
+            engine.refine(frames, clip.prompt, seed=seed)
 
 
 def run(models, preset: Preset, clips: list[Clip], compositions=COMPOSITIONS, seed: int = 0, progress=None):

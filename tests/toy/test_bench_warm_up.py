@@ -22,7 +22,7 @@ class FakeEngine:
         return latents
 
 
-def test_every_engine_refines_a_few_frames_before_anything_is_timed(monkeypatch):
+def test_every_engine_refines_the_first_clip_before_anything_is_timed(monkeypatch):
     calls = []
     monkeypatch.setattr(bench, "engine_for", lambda models, preset, c: FakeEngine(c, calls))
     monkeypatch.setattr(bench, "Engine", lambda models, preset: FakeEngine("vae", calls))
@@ -31,6 +31,6 @@ def test_every_engine_refines_a_few_frames_before_anything_is_timed(monkeypatch)
     timed = []
     monkeypatch.setattr(bench.time, "perf_counter", lambda: timed.append(len(calls)) or 0.0)
     bench.run(None, None, [clip], ("input", "t2i", "evs", "vae"))
-    assert calls[:3] == [("t2i", 4), ("evs", 4), ("vae", 4)]  # the warm-up: each engine, four frames
+    assert calls[:3] == [("t2i", 8), ("evs", 8), ("vae", 8)]  # the warm-up: each engine, the first clip
     assert calls[3:] == [("t2i", 8), ("evs", 8), ("vae", 8)]  # then the timed runs, whole clips
     assert min(timed) >= 3  # no clock was read before the warm-up was over
