@@ -83,6 +83,7 @@ def test_the_page_loads_and_every_player_plays(browser, page):
     assert browser.execute_script(f"return {side}.length") == 8  # 3 + 3 + 2: the missing one is said, not played
     assert wait_for(browser, f"return [...{side}].every(v => v.readyState >= 2)"), "some video never loaded"
     assert browser.execute_script("return document.querySelectorAll('.missing').length") == 1
+    assert browser.find_element("id", "count").text == "3 videos × 3 versions"
     browser.find_element("id", "play-all").click()
     assert wait_for(browser, "return [...document.querySelectorAll('video')].every(v => !v.paused && v.currentTime > 0.3)"), \
         browser.execute_script("return [...document.querySelectorAll('video')].map(v => [v.paused, v.currentTime])")
