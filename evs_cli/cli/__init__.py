@@ -10,6 +10,10 @@ commands share; `refine_run` plans or executes a refine request and maps its out
 from .app import app
 
 from . import refine, tune, evaluate, compare, demo, presets  # noqa: E402,F401  # isort: skip - registers the commands in --help's order
+from .app import help_as_paragraphs, presets_app  # noqa: E402  # isort: skip
+
+help_as_paragraphs(app)
+help_as_paragraphs(presets_app)
 
 
 def main() -> None:

@@ -62,6 +62,19 @@ app = typer.Typer(
 )
 
 
+def help_as_paragraphs(typer_app: typer.Typer) -> None:
+    """Each command's help from its docstring with the lines of each paragraph joined: typer's rich help keeps
+    the line breaks of every paragraph after the first, so a docstring wrapped at 120 columns printed as
+    half-empty lines on a terminal of 80. (A command given help= keeps its own.)"""
+    import inspect
+    import re
+
+    for command in typer_app.registered_commands:
+        doc = inspect.getdoc(command.callback) if command.help is None and command.callback else None
+        if doc:
+            command.help = "\n\n".join(re.sub(r"\s*\n\s*", " ", p.strip()) for p in re.split(r"\n\s*\n", doc))
+
+
 def _print_version(value: bool) -> None:
     if value:
         from ..version import __version__

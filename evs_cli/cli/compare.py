@@ -39,8 +39,7 @@ def compare_cmd(
 ):
     """Show what refinement did: versions of a video side by side, to look at and to watch.
 
-    Writes any of --html, --png, --plot and --mp4 (at least one), each whole or not at all, and names each
-    file it wrote. --png, --plot and --mp4 take videos; --html takes videos or folders."""
+    --png, --plot and --mp4 take videos, --html videos or folders; each is written whole, or not at all."""
     if not (png or mp4 or plot or html):
         fail("nothing to write: give --html, --png, --plot or --mp4 (or several)")
     if len(videos) < 2:

@@ -79,7 +79,19 @@ EXAMPLES = ("Examples:\n\n"
             "  evs refine vbench_videos/ --preset tune-vc2/tuned.yaml --out refined/")
 
 
-@app.command(no_args_is_help=True, epilog=EXAMPLES)
+HELP = ("Find the T2V block's settings for your videos: refine a sample at each setting of a grid (the stages before "
+        "the block once per video), score consistency (warp error, flicker) and imaging (PSNR/SSIM against "
+        "--reference, else the detail lost against the input), and choose.\n\n"
+        "The rule: each measure is an error relative to the video's input (log ratio), an axis is the mean of its "
+        "measures, each axis is normalised over the grid and the input (1 best, 0 worst), and the setting nearest "
+        "the ideal (1, 1), weighted by --prefer, is chosen (a lower objective is better): among the settings worse "
+        "than the input on no measure for most sampled videos, if there are any; and over the base preset only if "
+        "it beats it by more than the standard error over the sampled videos.\n\n"
+        "Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings against the input, "
+        "the Pareto front, base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`.")
+
+
+@app.command(no_args_is_help=True, epilog=EXAMPLES, help=HELP)
 def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, preset: BasePreset = "vc2",
          out: Out = Path("evs-tune"), sample: Sample = 5, grid: Grid = [], prefer: PreferOpt = Prefer.BALANCED,  # noqa: B006
          reference: Reference = None, prompt: PromptText = None, prompts: PromptsFile = None,
@@ -88,17 +100,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
          compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
          devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None, flow: Flow = "dis",
          weighted: Weighted = True, quiet: Quiet = False):
-    """Find the T2V block's settings for your videos: refine a sample at each setting of a grid (the stages
-    before the block once per video), score consistency (warp error, flicker) and imaging (PSNR/SSIM against
-    --reference, else the sharpness kept from the input), and choose.
-
-    The rule: each measure is an error relative to the video's input (log ratio), an axis is the mean of its
-    measures, each axis is normalised over the grid (1 best, 0 worst), and the setting nearest the ideal (1, 1),
-    weighted by --prefer, is chosen: among the settings worse than the input on no measure for most sampled
-    videos, if there are any; and over the base preset only if it beats it by more than the standard error
-    over the sampled videos.
-    Writes DIR/tune.jsonl (a record per video and setting), DIR/tradeoff.png (the settings, the Pareto front,
-    base and choice) and DIR/tuned.yaml, a preset for `evs refine --preset DIR/tuned.yaml`."""
+    """Find the T2V block's settings for your videos (see HELP for what `evs tune --help` says)."""
     from ..batch.options import Prompts, RunOptions, Seeds
     from ..io.prompts import load_prompt_table
     from ..tune.run import TuneRequest, make_plan

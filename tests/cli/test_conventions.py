@@ -155,3 +155,12 @@ def test_refine_help_groups_its_options_in_panels_and_starts_with_an_offline_exa
     assert "--ray-address" in inside["Devices and cluster"] and "--help" in inside["Options"]
     first = " ".join(r.stdout.split("Examples:")[1].split())
     assert first.startswith("evs refine my-clips/ --preset toy")
+
+
+@pytest.mark.parametrize("command", [["refine"], ["tune"], ["eval"], ["compare"], ["demo"], ["presets", "show"]])
+def test_help_paragraphs_fill_their_lines_on_an_80_column_terminal(command):
+    r = evs(*command, "--help", env_extra={"COLUMNS": "80"})
+    text = r.stdout.split("Usage:")[1].split("╭")[0]
+    paragraphs = [p.splitlines() for p in re.split(r"\n\s*\n", text)[1:] if p.strip()]
+    for lines in paragraphs:  # every line but a paragraph's last reaches near the edge
+        assert all(len(line.rstrip()) > 60 for line in lines[:-1]), "\n".join(lines)
