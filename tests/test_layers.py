@@ -124,3 +124,15 @@ def test_every_package_docstring_names_each_of_its_modules():
         for f in sorted((root / layer).glob("*.py")):
             if f.stem != "__init__":
                 assert re.search(rf"\b{f.stem}\b", doc), f"evs_cli/{layer}/__init__.py does not name {f.stem}"
+
+
+def test_tune_starts_no_process_or_actor_itself():
+    """tune runs on batch's dispatch seam (tune/work.py): its workers are batch's processes and actors."""
+    root = Path(evs_cli.__file__).parent / "tune"
+    for f in sorted(root.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        started = {x for x in names if x.split(".")[0] in ("multiprocessing", "ray", "subprocess", "concurrent")}
+        assert not started, f"{f.name} imports {sorted(started)}"
+        assert "remote(" not in f.read_text(), f"{f.name} starts a Ray actor"

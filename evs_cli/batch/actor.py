@@ -1,5 +1,6 @@
-"""A worker as a Ray actor: a VideoRefiner that streams the videos the driver gives it (stream.py, as a local
-worker does) in a thread of its own, and hands its events to the driver when asked."""
+"""A worker as a Ray actor, for any work (workers.py): loaded once, it serves what the driver gives it (refine:
+streaming videos, as a local worker does) in a thread of its own, and hands its events to the driver when
+asked."""
 
 from __future__ import annotations
 
@@ -12,35 +13,31 @@ from ..errors import first_line
 from .claims import shutdown as shutdown_claims
 from .claims import this_process
 from .events import Finished
-from .options import RunOptions
-from .outputs import Job
-from .stream import from_queue, run_worker
+from .stream import from_queue
 
 
-class RefineActor:
-    def __init__(self, options: RunOptions, device: str, name: str):
+class EvsActor:
+    def __init__(self, work, device: str, name: str):
         import ray
         import torch
 
         threads = os.environ.get("OMP_NUM_THREADS", "")  # Ray sets it to the actor's num_cpus
         if threads.isdigit() and int(threads) > 0:
             torch.set_num_threads(int(threads))
-        from .job import VideoRefiner
-
-        self.name, self.device, self.error, self.crash = name, device, None, None
+        self.work, self.name, self.device, self.error, self.crash = work, name, device, None, None
         self.node = ray.util.get_node_ip_address()
         self.inbox: queue.Queue = queue.Queue()
         self.outbox: queue.Queue = queue.Queue()
         try:
-            self.refiner = VideoRefiner(options, device)
+            self.worker = work.load(device)
         except Exception as e:  # noqa: BLE001 - reported to the driver as this actor's fatal error
-            self.refiner, self.error = None, first_line(e)
+            self.worker, self.error = None, first_line(e)
             return
         threading.Thread(target=self._serve, name="evs-serve", daemon=True).start()
 
     def identity(self) -> dict:
-        return {"pid": os.getpid(), "host": socket.gethostname(), "node": self.node,
-                "device": self.device, "error": self.error, "owner": this_process().token}
+        return {"pid": os.getpid(), "host": socket.gethostname(), "node": self.node, "device": self.device,
+                "error": self.error, "owner": this_process().token, "notes": list(getattr(self.worker, "notes", ()))}
 
     def shutdown(self) -> None:
         """Release every claim and temporary file this actor holds, take none after, and exit: called by an
@@ -48,8 +45,8 @@ class RefineActor:
         shutdown_claims()
         os._exit(0)
 
-    def give(self, index: int, job: Job) -> None:
-        self.inbox.put((index, job))
+    def give(self, index: int, item) -> None:
+        self.inbox.put((index, item))
 
     def events(self, timeout: float = 1.0) -> list:
         """What happened since the last call (waits up to `timeout` for something); raises once the stream
@@ -68,7 +65,7 @@ class RefineActor:
     def _serve(self) -> None:
         try:
             stop = threading.Event()
-            run_worker(self.refiner, from_queue(self.inbox, stop), self.name, self._emit, stop)
+            self.work.serve(self.worker, from_queue(self.inbox, stop), self.name, self._emit, stop)
         except BaseException as e:  # noqa: BLE001 - a bug: the driver retries this actor's videos elsewhere
             self.crash = first_line(e)
 

@@ -1,5 +1,6 @@
-"""Refine over a Ray cluster (`evs refine --ray`): one actor per GPU (CPU actors on a cluster without GPUs),
-each loading the models once and streaming the videos it is given (stream.py), behind the dispatcher's seam.
+"""Work over a Ray cluster (`evs refine --ray`, `evs tune --ray`): one actor per GPU (CPU actors on a cluster
+without GPUs), each loading the models once and serving the videos it is given (refine: streaming them,
+stream.py), behind the dispatcher's seam.
 
 Inputs and --out must be paths every node sees (a shared filesystem). An actor works on a video exactly as a
 local worker does (claim, temporary name then rename, one record); the driver alone writes the log. An
@@ -15,21 +16,17 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 from ..errors import EvsError, first_line
-from .actor import RefineActor
+from .actor import EvsActor
 from .claims import clear_dead_owner
 from .dispatch import dispatch
 from .events import Died, Fatal, Loaded
-from .options import RunOptions
 from .outputs import Job
 from .ray_connect import connect, require_ray
 from .signals import interrupts_as_keyboard
-from .timeouts import read_limit
 
-IN_FLIGHT = 3  # videos per actor: one read ahead, one on the device, one being written (stream.py)
 MAX_DEATHS = 2  # a video during which this many actors died is failed, not retried
 
 
@@ -38,14 +35,15 @@ def start_timeout() -> float:
     return float(os.environ.get("EVS_RAY_START_TIMEOUT", 900))
 
 
-def run_on_ray(jobs: list[Job], options: RunOptions, on_event: Callable, address: str | None = None,
+def run_on_ray(jobs: list[Job], work, on_event: Callable, address: str | None = None,
                workers: int | None = None) -> None:
-    """Run every job on the cluster; the same events as pool.run_jobs, from actors named ray-0, ray-1, ..."""
+    """Run every job on the cluster as `work` says (workers.py); the same events as pool.run_jobs, from actors
+    named ray-0, ray-1, ..."""
     ray = require_ray()
     with interrupts_as_keyboard():
         connect(address)
         try:
-            dispatch(RayActors(ray, jobs, options, workers), jobs, on_event)
+            dispatch(RayActors(ray, jobs, work, workers), jobs, on_event)
         finally:
             ray.shutdown()
 
@@ -70,18 +68,18 @@ class _Actor:
 class RayActors:
     """The Ray backend: actors started as planned, replaced when one dies while work is left."""
 
-    capacity, max_deaths = IN_FLIGHT, MAX_DEATHS
+    max_deaths = MAX_DEATHS
 
-    def __init__(self, ray, jobs: list[Job], options: RunOptions, workers: int | None):
+    def __init__(self, ray, jobs: list[Job], work, workers: int | None):
         self.ray, self.timeout = ray, start_timeout()
-        self.read_limit = read_limit(options.preset.video_timeout)
-        self.options = _absolute_models(options)
+        self.capacity, self.read_limit = work.capacity, work.read_limit
         # Actors run in another working directory (and on other nodes): they get absolute paths.
+        self.work = work.for_cluster()
         self.jobs = [replace(j, input=j.input.resolve(), output=j.output.resolve()) for j in jobs]
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         self.planned, self.resources, self.device = actor_plan(ray.cluster_resources(), ray.available_resources(),
                                                                nodes, workers)
-        self.cls = ray.remote(RefineActor)
+        self.cls = ray.remote(EvsActor)
         self.actors: dict[str, _Actor] = {}
         self.pending: dict[object, str] = {}  # an actor's outstanding identity() or events() call -> its name
         self.owners: list[dict] = []  # identities of every actor that started
@@ -97,7 +95,7 @@ class RayActors:
         name = f"ray-{self.spawned}"
         self.spawned += 1
         handle = self.cls.options(**self.resources, max_concurrency=4, max_restarts=0,
-                                  scheduling_strategy="SPREAD").remote(self.options, self.device, name)
+                                  scheduling_strategy="SPREAD").remote(self.work, self.device, name)
         self.actors[name] = _Actor(handle)
         self.pending[handle.identity.remote()] = name
 
@@ -137,7 +135,7 @@ class RayActors:
         self.owners.append(ident)
         self.last_up = time.time()
         self.pending[actor.handle.events.remote()] = name
-        return [Loaded(name, where)]
+        return [Loaded(name, where, notes=tuple(ident.get("notes", ())))]
 
     def _events(self, name: str, ref) -> list:
         from ray.exceptions import RayActorError, RayTaskError
@@ -150,7 +148,7 @@ class RayActors:
         return found
 
     def give(self, worker: str, index: int) -> None:
-        self.actors[worker].handle.give.remote(index, self.jobs[index])
+        self.actors[worker].handle.give.remote(index, self.work.items[index])
 
     def kill(self, worker: str) -> None:
         self.ray.kill(self.actors[worker].handle, no_restart=True)
@@ -197,10 +195,3 @@ class RayActors:
     def close(self) -> None:
         for a in self.actors.values():
             self.ray.kill(a.handle, no_restart=True)
-
-
-def _absolute_models(options: RunOptions) -> RunOptions:
-    """Model paths that exist here are made absolute: actors do not share the driver's working directory."""
-    models = options.preset.data["models"]
-    fixed = {k: str(Path(v).resolve()) for k, v in models.items() if isinstance(v, str) and v and Path(v).exists()}
-    return replace(options, preset=options.preset.with_overrides([{"models": fixed}])) if fixed else options

@@ -13,6 +13,7 @@ class Loaded:
     worker: str
     device: str
     owner: str = ""  # its claims' owner token (claims.py): what its death leaves is found by it
+    notes: tuple[str, ...] = ()  # what the worker says once it is loaded (tune: measures it cannot take)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ class StageDone:
 
 
 @dataclass(frozen=True)
+class Result:
+    """Part of a video's result, handed back before it finishes (tune: one setting's scores), so that an
+    interrupted run keeps it."""
+
+    worker: str
+    index: int
+    record: dict
+
+
+@dataclass(frozen=True)
 class Finished:
     """A video is done with: refined, skipped or failed, as its record says."""
 
@@ -74,4 +85,4 @@ class Died:
     reason: str
 
 
-Event = Loaded | Fatal | Taken | Read | Started | StageDone | Finished | Died
+Event = Loaded | Fatal | Taken | Read | Started | StageDone | Result | Finished | Died

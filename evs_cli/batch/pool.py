@@ -1,5 +1,6 @@
-"""Local workers, one per device (`--devices`). With one device the work runs in this process; with several,
-each worker is a spawned process that loads the models once, behind the dispatcher's seam (dispatch.py).
+"""Local workers, one per device (`--devices`), for any work (workers.py: refine's, tune's). With one device the
+work runs in this process; with several, each worker is a spawned process that loads the models once, behind
+the dispatcher's seam (dispatch.py).
 A failing video never stops its worker; a worker that dies fails the videos it held. On Ctrl-C (or SIGTERM)
 every worker is interrupted so that it removes its temporary files and claims before exiting.
 """
@@ -20,14 +21,11 @@ from .claims import clear_dead_owner, this_process
 from .claims import shutdown as shutdown_claims
 from .dispatch import dispatch
 from .events import Died, Fatal, Finished, Loaded
-from .job import VideoRefiner
 from .ledger import Ledger
-from .options import RunOptions
 from .outputs import Job
 from .signals import interrupt_once, interrupts_as_keyboard
-from .stream import from_queue, run_worker
-from .settings import fingerprint
-from .timeouts import grace, mark_timed_out, read_limit
+from .stream import from_queue
+from .timeouts import grace
 
 
 def default_devices() -> list[str]:
@@ -66,38 +64,38 @@ def threads_per_worker(n: int) -> int:
     return max(1, usable // n)
 
 
-def run_jobs(jobs: list[Job], devices: list[str], options: RunOptions, on_event: Callable) -> None:
-    """Run every job on these devices; `on_event` gets the events of events.py.
+def run_jobs(jobs: list[Job], devices: list[str], work, on_event: Callable) -> None:
+    """Run every job on these devices, as `work` says (workers.py: its items are what a worker is handed, by
+    the job's index); `on_event` gets the events of events.py.
 
     SIGTERM (timeout, SLURM, systemd) is handled as Ctrl-C: KeyboardInterrupt, after every temporary file
     and claim of the unfinished videos is removed."""
     with interrupts_as_keyboard():
         if len(devices) == 1:
-            _run_here(jobs, devices[0], options, on_event)
+            _run_here(jobs, devices[0], work, on_event)
         else:
-            dispatch(LocalPool(devices, options, jobs), jobs, on_event)
+            dispatch(LocalPool(devices, work, jobs), jobs, on_event)
 
 
-def _run_here(jobs, device, options, on_event) -> None:
+def _run_here(jobs, device, work, on_event) -> None:
     import torch
 
     torch.set_num_threads(threads_per_worker(1))
-    watched = _Watchdog(jobs, options, on_event)
-    refiner = VideoRefiner(options, device)
-    on_event(Loaded("0", device))
-    run_worker(refiner, enumerate(jobs), "0", watched)
+    watched = _Watchdog(jobs, work, on_event)
+    worker = work.load(device)
+    on_event(Loaded("0", device, notes=tuple(getattr(worker, "notes", ()))))
+    work.serve(worker, enumerate(work.items), "0", watched)
 
 
 class _Watchdog:
     """A run in this process has nobody to kill its worker when a video is stuck inside one step (C code that
     never returns). Past that video's limit and the grace, this thread fails it, releases every claim and
-    temporary file, marks the video as stuck (timeouts.mark_timed_out) and ends the run with exit 1, so that the
-    rerun fails that video at once and finishes the other videos."""
+    temporary file, has the work mark the video as stuck (refine: timeouts.mark_timed_out) and ends the run with
+    exit 1, so that the rerun fails that video at once and finishes the other videos."""
 
-    def __init__(self, jobs: list[Job], options: RunOptions, on_event: Callable):
-        self.jobs, self.options = jobs, options
-        limit = read_limit(options.preset.video_timeout)
-        self.ledger, self.limit, self.on_event = Ledger(jobs, len(jobs)), limit, on_event
+    def __init__(self, jobs: list[Job], work, on_event: Callable):
+        self.work, self.limit, self.on_event = work, work.read_limit, on_event
+        self.ledger = Ledger(jobs, len(jobs))
         self.ledger.join("0")
         self.ledger.hand_out()
         self.lock = threading.Lock()
@@ -118,8 +116,7 @@ class _Watchdog:
             if stuck:
                 _, index, record = stuck[0]
                 self.on_event(Finished("0", index, record))
-                job = self.jobs[index]
-                mark_timed_out(job.output, job.input, fingerprint(self.options), self.options.preset.video_timeout)
+                self.work.on_stuck(index)
                 print("evs: error: the run stops here (this process cannot stop a stuck step); rerun to finish "
                       "the other videos (the rerun fails this one at once)", file=sys.stderr, flush=True)
                 shutdown_claims()
@@ -131,16 +128,16 @@ class LocalPool:
 
     max_deaths = 1  # a local worker dies of its video (out of memory, a crashing decoder): no retry
 
-    def __init__(self, devices: list[str], options: RunOptions, jobs: list[Job]):
-        self.devices, self.options, self.jobs = devices, options, jobs
-        self.capacity = 3 if options.pipelined else 1
+    def __init__(self, devices: list[str], work, jobs: list[Job]):
+        self.devices, self.work, self.jobs = devices, work, jobs
+        self.capacity = work.capacity
         self.ctx = mp.get_context("spawn")  # CUDA cannot be used in forked children
         self.events = self.ctx.Queue()
         self.inboxes, self.procs, self.reported = {}, {}, set()
         self.owners: dict[str, str] = {}  # worker -> its claims' owner token
         self.device_of: dict[str, str] = {}
         self.killed: set[str] = set()  # stopped for a stuck video: replaced on the same device
-        self.read_limit = read_limit(options.preset.video_timeout)
+        self.read_limit = work.read_limit
         self.threads = threads_per_worker(len(devices))
 
     def start(self) -> None:
@@ -151,7 +148,7 @@ class LocalPool:
         self.device_of[name] = device
         self.inboxes[name] = self.ctx.Queue()
         self.procs[name] = self.ctx.Process(target=_worker, daemon=True, args=(
-            name, device, self.options, self.inboxes[name], self.events, self.threads))
+            name, device, self.work, self.inboxes[name], self.events, self.threads))
         self.procs[name].start()
 
     def poll(self, timeout: float) -> list:
@@ -170,7 +167,7 @@ class LocalPool:
         return found
 
     def give(self, worker: str, index: int) -> None:
-        self.inboxes[worker].put((index, self.jobs[index]))
+        self.inboxes[worker].put((index, self.work.items[index]))
 
     def kill(self, worker: str) -> None:
         self.killed.add(worker)
@@ -204,7 +201,7 @@ class LocalPool:
             self.inboxes[w].cancel_join_thread()  # a dead worker never reads its inbox: do not wait for it
 
 
-def _worker(name: str, device: str, options: RunOptions, inbox, events, threads: int) -> None:
+def _worker(name: str, device: str, work, inbox, events, threads: int) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, interrupt_once)
     signal.signal(signal.SIGTERM, interrupt_once)
@@ -213,13 +210,13 @@ def _worker(name: str, device: str, options: RunOptions, inbox, events, threads:
 
         torch.set_num_threads(threads)
         try:
-            refiner = VideoRefiner(options, device)
+            worker = work.load(device)
         except Exception as e:  # noqa: BLE001 - reported to the parent as this worker's fatal error
             events.put(Fatal(name, device, first_line(e)))
             return
-        events.put(Loaded(name, device, this_process().token))
+        events.put(Loaded(name, device, this_process().token, tuple(getattr(worker, "notes", ()))))
         stop = threading.Event()
-        run_worker(refiner, from_queue(inbox, stop), name, events.put, stop)
+        work.serve(worker, from_queue(inbox, stop), name, events.put, stop)
     except KeyboardInterrupt:
         return  # the stream has released this worker's claims; the parent reports the interrupt once
 

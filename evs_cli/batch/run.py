@@ -83,16 +83,19 @@ def outcome(counts: dict, log_failed: bool, fatal: int, local_devices: int) -> O
 
 
 def _run(todo: list, plan: Plan, devices: list[str], reporter) -> None:
+    from .workers import RefineWork
+
     ex = plan.request.execution
     reporter.loading(plan.options.preset, "the Ray cluster" if ex.ray else ", ".join(devices))
+    work = RefineWork(plan.options, tuple(todo))
     if ex.ray:
         from .cluster import run_on_ray
 
-        run_on_ray(todo, plan.options, reporter, ex.ray_address, ex.ray_workers)
+        run_on_ray(todo, work, reporter, ex.ray_address, ex.ray_workers)
     else:
         from .pool import run_jobs
 
-        run_jobs(todo, devices, plan.options, reporter)
+        run_jobs(todo, devices, work, reporter)
 
 
 def _when_free(plan: Plan, reporter) -> list:

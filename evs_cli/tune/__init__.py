@@ -3,8 +3,8 @@
     grid.py      the settings tried: the base preset and each valid combination of --grid's values, once each
     sample.py    which videos: a seeded sample spread over the inputs' subfolders
     run.py       the tune planned before any model loads (pairs still to do), then executed, records kept
-    dispatch.py  where the videos are refined: this process, a process per device, or Ray actors
-    on_ray.py    the Ray backend: one actor per GPU, messages through a Ray queue
+    work.py      the tune's work on refine's dispatch seam (batch: this process, a process per device, Ray
+                 actors, with their retries, watchdog and interrupts): a Result per pair, a Finished per video
     worker.py    one device's share: models loaded once, each video at every setting (engine.shared), scored
     measures.py  what is measured, and on which axis it counts
     choose.py    the points, the Pareto front and the rule that picks one
@@ -12,5 +12,6 @@
     report.py    the table, tuned.yaml and tradeoff.png
 
 Layer rule: imports `evs_cli.errors`, `evs_cli.engine`, `evs_cli.io`, `evs_cli.eval` and `evs_cli.batch`
-(options, settings fingerprints, atomic writes, devices); never the toy world or the command line.
+(options, settings fingerprints, atomic writes, devices, the dispatch seam and its backends); it starts no
+process or actor itself; never the toy world or the command line.
 """

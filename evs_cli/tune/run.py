@@ -110,43 +110,60 @@ class Outcome:
 
 
 def execute(plan: TunePlan, progress=lambda done, total, what=None: None) -> Outcome:
-    """Refine and score the pairs still to do, appending each record as it comes. KeyboardInterrupt: every
-    record appended so far is whole and counts for the next tune."""
-    from ..batch.pool import check_devices, default_devices
-    from .dispatch import run_tasks
+    """Refine and score the pairs still to do on the batch seam (tune/work.py), appending each record as it
+    comes. KeyboardInterrupt: every record appended so far is whole and counts for the next tune. EvsError: no
+    worker could start."""
+    from ..batch.events import Fatal, Finished, Loaded, Result
+    from ..batch.outputs import Job
+    from ..batch.pool import check_devices, default_devices, run_jobs
+    from .work import TuneWork
 
     req = plan.request
     devices = [] if req.ray else list(req.devices) or default_devices()
     check_devices(devices)
-    outcome = Outcome()
+    outcome, fatal = Outcome(), []
     total, done = plan.left, [0]
     progress(0, total, f"{len(plan.tasks)} videos x {len(plan.settings)} settings")
 
-    def on_message(msg) -> None:
-        kind = msg[0]
-        if kind == "record":
-            rec = msg[1]
+    def on_event(event) -> None:
+        if isinstance(event, Result):
+            rec = event.record
             if rec["pair"] not in plan.records:
                 plan.records.append(rec)
                 if rec["setting"] != INPUT:
                     done[0] += 1
                     progress(done[0], total, f"{rec['video']}: {rec['setting']}")
-        elif kind == "note":
-            if msg[1] not in outcome.notes:
-                outcome.notes.append(msg[1])
-        elif kind == "done":
-            _, index, calls, error = msg
-            if error is not None:
-                task = plan.tasks[index]
-                outcome.failures.append(error if error.startswith(str(task.input)) else f"{task.input}: {error}")
-            else:
-                for k in outcome.calls:
-                    outcome.calls[k] += calls[k]
+        elif isinstance(event, Loaded):
+            outcome.notes += [n for n in event.notes if n not in outcome.notes]
+        elif isinstance(event, Fatal):
+            fatal.append(event.error)
+        elif isinstance(event, Finished):
+            _count(event.record, plan.tasks[event.index], outcome)
 
     if plan.tasks:
-        run_tasks(plan.tasks, plan.options, devices, on_message, req.ray_address, req.ray)
+        # a job per video for the ledger (its input names it in errors); the worker is handed its task
+        jobs = [Job(t.input, t.rel, plan.records.path) for t in plan.tasks]
+        work = TuneWork(plan.options, tuple(plan.tasks))
+        if req.ray:
+            from ..batch.cluster import run_on_ray
+
+            run_on_ray(jobs, work, on_event, req.ray_address)
+        else:
+            run_jobs(jobs, devices, work, on_event)
+        if fatal and len(fatal) == len(devices) and len(outcome.failures) == len(plan.tasks):
+            raise EvsError(fatal[0])  # no worker could start: a setup error, as refine's
     progress(total, total, "done")
     return outcome
+
+
+def _count(record: dict, task, outcome: Outcome) -> None:
+    """A video's Finished record: its model calls, or its failure as one line that names it."""
+    if record["status"] == "ok":
+        for k in outcome.calls:
+            outcome.calls[k] += record["calls"][k]
+        return
+    error = record.get("error", "failed")
+    outcome.failures.append(error if error.startswith(str(task.input)) else f"{task.input}: {error}")
 
 
 def results(plan: TunePlan) -> tuple[dict, dict]:

@@ -10,6 +10,7 @@ from evs_cli.batch.job import VideoRefiner
 from evs_cli.batch.options import Prompts, RunOptions
 from evs_cli.batch.outputs import plan_jobs
 from evs_cli.batch.pool import run_jobs
+from evs_cli.batch.workers import RefineWork
 from evs_cli.batch.stream import run_stream
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.io.inputs import find_inputs
@@ -39,7 +40,7 @@ def folder(tmp_path):
 def _run(folder, out, options):
     jobs = plan_jobs(find_inputs([str(folder)]), out, "mp4")
     events = []
-    run_jobs(jobs, ["cpu"], options, events.append)
+    run_jobs(jobs, ["cpu"], RefineWork(options, tuple(jobs)), events.append)
     return jobs, events
 
 

@@ -89,7 +89,7 @@ def _records(log: Path) -> list[dict]:
 
 
 def _actor_processes() -> list[int]:
-    r = subprocess.run(["pgrep", "-f", "RefineActor"], capture_output=True, text=True)
+    r = subprocess.run(["pgrep", "-f", "EvsActor"], capture_output=True, text=True)
     return [int(p) for p in r.stdout.split()]
 
 

@@ -2,9 +2,11 @@
 that stops and continues, one-line errors, and the work spread over two processes."""
 
 import json
+import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -159,3 +161,43 @@ def test_two_worker_processes_score_what_one_does(clips, tmp_path, models):
     for pair, scores in runs["one"].items():  # two processes, other thread counts: rounding may differ
         assert runs["two"][pair] == pytest.approx(scores, rel=1e-2), pair
     assert runs["two devices"] == {"cpu"}
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """The spawned worker processes of an `evs` process (not multiprocessing's resource tracker)."""
+    pids = []
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            pids.append(int(child))
+    return pids
+
+
+def test_a_tune_worker_killed_mid_video_fails_that_video_alone_as_a_refine_worker_does(clips, tmp_path, models):
+    """tune runs on refine's dispatch seam: the ledger fails the dead worker's video with the reason, the other
+    worker tunes the rest, every pair scored is kept, and the same command finishes the tune."""
+    out = tmp_path / "tune"
+    args = ["tune", clips, "--preset", "vc2", *models, "--out", out, "--sample", "3", "--prompt", "a disc",
+            "--grid", "tV=2,4,5,6", "--weight-free", "--devices", "cpu,cpu"]
+    p = evs_bg(*args)
+    deadline = time.time() + 300
+    while time.time() < deadline and not ((out / "tune.jsonl").exists() and (out / "tune.jsonl").read_text()):
+        time.sleep(0.05)
+    workers = _worker_pids(p.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1, err
+    died = [line for line in err.splitlines() if line.startswith("evs: error:")]
+    assert len(died) == 1 and re.search(r"clip\d\.mp4: worker [01] died \(exit code -9\)$", died[0]), err
+    assert "1 of 3 videos could not be tuned; tuned.yaml not written" in err
+    assert not (out / "tuned.yaml").exists()
+    first = _records(out)
+    r = evs(*args)
+    assert r.returncode == 0, r.stderr
+    recs = _records(out)
+    assert recs[: len(first)] == first and len({x["pair"] for x in recs}) == len(recs) == 3 * 6
+    assert (out / "tuned.yaml").is_file()

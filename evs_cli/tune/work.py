@@ -1,0 +1,41 @@
+"""A tune's work on the batch seam (batch/workers.py): the same backends as refine's (one device in this
+process, a spawned process per device, or Ray actors), with their retry of a dead worker's video, their
+watchdog and their interrupt handling. A worker loads the models once and tunes one video at a time: each
+pair's record comes back as a Result event as soon as it is scored (an interrupted tune keeps it), and the
+video's Finished record carries its model calls, or the one line that says why it failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..batch.events import Finished, Result, Started, Taken
+from ..batch.workers import absolute_models
+from .worker import TuneOptions, TuneWorker, VideoTask, run_safely
+
+
+@dataclass(frozen=True)
+class TuneWork:
+    options: TuneOptions
+    items: tuple[VideoTask, ...]
+    capacity: int = 1  # one video at a time: its settings share the device
+    read_limit: float | None = None  # a tune has no --timeout
+
+    def load(self, device: str) -> TuneWorker:
+        return TuneWorker(self.options, device)
+
+    def serve(self, worker: TuneWorker, items, name: str, emit, stop=None) -> None:
+        for index, task in items:
+            emit(Taken(name, index))
+            emit(Started(name, index))
+            calls, error = run_safely(worker, task, lambda rec, i=index: emit(Result(name, i, rec)))
+            emit(Finished(name, index, {"status": "failed", "error": error} if error else {"status": "ok",
+                                                                                        "calls": calls}))
+
+    def on_stuck(self, index: int) -> None:
+        pass  # no limit, so never stuck past one
+
+    def for_cluster(self) -> TuneWork:
+        options = replace(self.options, run=absolute_models(self.options.run))  # settings share the base's models
+        tasks = tuple(replace(t, input=t.input.resolve(), reference=t.reference.resolve() if t.reference else None)
+                      for t in self.items)
+        return replace(self, options=options, items=tasks)
