@@ -12,6 +12,8 @@
     ray_connect.py joining a Ray cluster (and failing in seconds where Ray would wait for minutes)
     stream.py      read-ahead / write-behind around the device, used by every worker
     job.py         one video from file to file: claim, decode, refine, write, rename (VideoRefiner)
+    workers.py     what a worker does, for every backend (refine's RefineWork; tune brings its own)
+    model_set.py   a preset's models loaded on one device, once per worker (refine's and tune's)
     work.py        one video's state (open, skipped, failed, done) and its log record, built once
     outputs.py     where each result goes; temporary names (created exclusively) and renames
     aliases.py     another path to a video in the run (a symlink): its output is a link of the one result

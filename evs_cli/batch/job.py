@@ -30,21 +30,13 @@ from .work import Refined, Source, State, VideoWork
 
 class VideoRefiner:
     def __init__(self, options: RunOptions, device: str):
-        from ..engine.compile_cache import use_compile_cache
-        from ..engine.models import load_models, parse_dtype, resolve_dtype
         from ..engine.pipeline import Engine
-        from ..engine.speed import speed_up
+        from .model_set import load_model_set
 
         self.options, self.device = options, device
-        p = options.preset
         self.cuda = torch.device(device).type == "cuda"
-        self.dtype_name = resolve_dtype(p.dtype, device)
-        models = load_models(p.t2i_model, p.t2v_model, device, parse_dtype(self.dtype_name), p.tokenizer,
-                             p.vae_model, (p.t2i.loras, p.t2v.loras))
-        if p.compile:
-            use_compile_cache(options.compile_cache, device)
-        speed_up(models, compile=p.compile, vae_layout=p.vae_layout)
-        self.engine = Engine(models, p)
+        models, self.dtype_name = load_model_set(options.preset, device, options.compile_cache)
+        self.engine = Engine(models, options.preset)
         self.settings, self.legacy = fingerprint(options), fingerprint(options, legacy=True)
 
     def prepare(self, job: Job, worker: str = "0") -> VideoWork:

@@ -8,7 +8,7 @@ seam (dispatch.py). A work is plain picklable data (it crosses to spawned proces
 - `on_stuck(index)`: what a run in one process leaves behind when it must stop at a stuck video;
 - `for_cluster()`: the same work with every path absolute (actors run elsewhere).
 
-`refine` gives RefineWork; `evs tune` gives tune.work.TuneWork; both run on the same backends (pool.py, cluster.py).
+Every worker loads its models with model_set.load_model_set. `refine` gives RefineWork; `evs tune` gives tune.work.TuneWork; both run on the same backends (pool.py, cluster.py).
 """
 
 from __future__ import annotations

@@ -37,18 +37,11 @@ class VideoTask:
 
 class TuneWorker:
     def __init__(self, options: TuneOptions, device: str):
-        from ..engine.compile_cache import use_compile_cache
-        from ..engine.models import load_models, parse_dtype, resolve_dtype
+        from ..batch.model_set import load_model_set
         from ..engine.pipeline import Engine
-        from ..engine.speed import speed_up
 
         self.options, self.device = options, device
-        base = options.run.preset
-        models = load_models(base.t2i_model, base.t2v_model, device, parse_dtype(resolve_dtype(base.dtype, device)),
-                             base.tokenizer, base.vae_model, (base.t2i.loras, base.t2v.loras))
-        if base.compile:
-            use_compile_cache(options.run.compile_cache, device)
-        speed_up(models, compile=base.compile, vae_layout=base.vae_layout)
+        models, _ = load_model_set(options.run.preset, device, options.run.compile_cache)
         self.engines = [Engine(models, p) for p in options.presets]
         self.notes: list[str] = []  # weighted measures skipped, and why
         self.scorers = self._scorers() if options.weighted else {}
