@@ -267,10 +267,11 @@ def bench_folder(models_dir: Path, a, results, config: str):
 
     import numpy as np
 
+    from evs_cli.batch.dispatch.pool import run_jobs
     from evs_cli.batch.events import Finished, Loaded
     from evs_cli.batch.options import Prompts, RunOptions
-    from evs_cli.batch.outputs import plan_jobs
-    from evs_cli.batch.pool import run_jobs
+    from evs_cli.batch.planning.outputs import plan_jobs
+    from evs_cli.batch.worker.spec import RefineWork
     from evs_cli.io.inputs import find_inputs
     from evs_cli.io.video import write_mp4
 
@@ -288,7 +289,8 @@ def bench_folder(models_dir: Path, a, results, config: str):
     # A first, untimed pass of one video pays the process's one-off costs (CUDA kernels loaded on first
     # use, cuDNN heuristics, allocator growth), which would otherwise fall on whichever mode ran first.
     warm = plan_jobs(find_inputs([str(root / "in" / "a corgi-0.mp4")]), root / "warm", "mp4")
-    run_jobs(warm, [a.device], RunOptions(preset, prompts=Prompts(PROMPT), pipelined=False), lambda ev: None)
+    run_jobs(warm, [a.device], RefineWork(RunOptions(preset, prompts=Prompts(PROMPT), pipelined=False), tuple(warm)),
+             lambda ev: None)
     for pipelined in (False, True):
         out = root / ("piped" if pipelined else "serial")
         jobs = plan_jobs(find_inputs([str(root / "in")]), out, "mp4")
@@ -302,7 +304,8 @@ def bench_folder(models_dir: Path, a, results, config: str):
                 records.append(ev.record)
 
         t0 = time.perf_counter()
-        run_jobs(jobs, [a.device], RunOptions(preset, prompts=Prompts(PROMPT), pipelined=pipelined), on_event)
+        run_jobs(jobs, [a.device], RefineWork(RunOptions(preset, prompts=Prompts(PROMPT), pipelined=pipelined),
+                                              tuple(jobs)), on_event)
         wall = stamps["last"] - stamps["loaded"]
         busy = sum(r["seconds"]["encode"] + sum(r["seconds"]["stages"]) + r["seconds"]["decode"] for r in records
                    if r["status"] == "ok")

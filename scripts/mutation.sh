@@ -4,7 +4,7 @@
 # tests/cli). Then one line per file: mutants, killed, timed out, survived, no tests, and the share caught.
 #
 #   scripts/mutation.sh                               every configured file (hours on 2 cores)
-#   scripts/mutation.sh evs_cli/batch/claims.py ...   those files only (minutes each)
+#   scripts/mutation.sh evs_cli/batch/worker/claims.py ...   those files only (minutes each)
 #   scripts/mutation.sh --retest FILE ...             only those files' survivors again (after adding tests)
 #
 # Results are kept in mutants/ (ignored by git): a rerun tests only the functions changed since.
@@ -17,7 +17,7 @@ names=()
 for path in "$@"; do
   [ -f "$path" ] || { echo "mutation.sh: $path: no such file" >&2; exit 2; }
   module=${path%.py}
-  names+=("${module//\//.}.*")  # evs_cli/batch/claims.py -> evs_cli.batch.claims.* (mutmut's mutant names)
+  names+=("${module//\//.}.*")  # evs_cli/batch/worker/claims.py -> evs_cli.batch.worker.claims.* (mutmut's mutant names)
 done
 export HF_HUB_OFFLINE=1
 if [ $retest = 1 ]; then  # mutmut tests only mutants without a result: forget the survivors' (exit 0, no tests)

@@ -2,7 +2,7 @@
 and the share caught (killed or timed out: a mutant that hangs fails the suite too). `scripts/mutation.sh`
 runs mutmut first; this only reads what it left.
 
-    python scripts/mutation_report.py [evs_cli/batch/claims.py ...]   (no path: every file mutmut has results for)
+    python scripts/mutation_report.py [evs_cli/batch/worker/claims.py ...]   (no path: every file mutmut has results for)
 """
 
 from __future__ import annotations

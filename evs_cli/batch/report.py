@@ -143,7 +143,7 @@ class Reporter:
     def judge_again(self, free: list, plan) -> list:
         """Held videos whose claim is free now, judged as the plan judges: the records of those not to refine
         (the other run made them), and the jobs to refine (its run died), which later events index."""
-        from .plan import Action
+        from .planning.plan import Action
 
         todo = []
         for job in free:
@@ -159,7 +159,7 @@ class Reporter:
     def settle_held(self, plan) -> None:
         """Before the run ends, each video still held is judged again: one the other run finished meanwhile is
         recorded as the plan judges it now (skipped: its output exists), one still without an output as held."""
-        from .plan import Action
+        from .planning.plan import Action
 
         for job in list(self.held):
             record = self._forget_held(job)

@@ -7,8 +7,8 @@ import sys
 import time
 from enum import Enum
 
-from .plan import Plan
-from .signals import interrupts_as_keyboard
+from .dispatch.signals import interrupts_as_keyboard
+from .planning.plan import Plan
 
 
 class Outcome(Enum):
@@ -30,9 +30,9 @@ def execute(plan: Plan) -> Outcome:
     from ..engine.families import sampling_note
     from ..engine.fit import check_models
     from ..engine.loras import check_lora_files
-    from .aliases import settle_aliases
-    from .outputs import check_writable, missing_folders, remove_empty
-    from .pool import check_devices, default_devices
+    from .dispatch.pool import check_devices, default_devices
+    from .planning.aliases import settle_aliases
+    from .planning.outputs import check_writable, missing_folders, remove_empty
     from .report import Reporter
 
     request, preset = plan.request, plan.options.preset
@@ -83,24 +83,24 @@ def outcome(counts: dict, log_failed: bool, fatal: int, local_devices: int) -> O
 
 
 def _run(todo: list, plan: Plan, devices: list[str], reporter) -> None:
-    from .workers import RefineWork
+    from .worker.spec import RefineWork
 
     ex = plan.request.execution
     reporter.loading(plan.options.preset, "the Ray cluster" if ex.ray else ", ".join(devices))
     work = RefineWork(plan.options, tuple(todo))
     if ex.ray:
-        from .cluster import run_on_ray
+        from .dispatch.cluster import run_on_ray
 
         run_on_ray(todo, work, reporter, ex.ray_address, ex.ray_workers)
     else:
-        from .pool import run_jobs
+        from .dispatch.pool import run_jobs
 
         run_jobs(todo, devices, work, reporter)
 
 
 def _when_free(plan: Plan, reporter) -> list:
     """Wait until some held video's claim is free (or stale), judge those again, and return the ones to refine."""
-    from .claims import Claim
+    from .worker.claims import Claim
 
     reporter.waiting(len(reporter.held))
     while True:

@@ -116,7 +116,7 @@ def _write_pictures(videos: list[Path], names: list[str], png, plot, mp4, frames
 
 def _check_destination(out: Path) -> None:
     """A file to write: its folder must exist (compare makes no folders) and be writable."""
-    from ..batch.outputs import unwritable
+    from ..batch.planning.outputs import unwritable
 
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -130,7 +130,7 @@ def _check_destination(out: Path) -> None:
 
 def _write_whole(out: Path, write) -> None:
     """batch.outputs.write_whole, its failures as one line."""
-    from ..batch.outputs import write_whole
+    from ..batch.planning.outputs import write_whole
 
     try:
         write_whole(out, write)

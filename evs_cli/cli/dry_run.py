@@ -6,8 +6,8 @@ import sys
 
 from rich.table import Table
 
-from ..batch.memory import check_fits
-from ..batch.plan import Action, Plan
+from ..batch.planning.memory import check_fits
+from ..batch.planning.plan import Action, Plan
 from ..engine.families import matching, sampling_note
 from ..engine.sources import model_roles, uncached
 from ..errors import EvsError, one_line

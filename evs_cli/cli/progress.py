@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from ..batch.dispatch.signals import interrupts_as_keyboard
 from ..batch.report import bar_columns
-from ..batch.signals import interrupts_as_keyboard
 from .app import EXIT_INTERRUPTED
 
 

@@ -9,8 +9,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from ..batch.claims import DEFAULT_LEASE
 from ..batch.options import Format, Resume
+from ..batch.worker.claims import DEFAULT_LEASE
 from ..engine.compile_cache import unusable
 from ..errors import EvsError
 from .app import app, fail, resolve_preset
@@ -163,8 +163,8 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
            evaluate: Evaluate = False, lease: Lease = DEFAULT_LEASE, wait: Wait = False, timeout: Timeout = None, seed_per_video: SeedPerVideo = Switch.ON,
            max_pixels: MaxPixels = 4 * 2**20, max_memory: MaxMemory = "auto"):
     """Refine videos: T2I + [T2V] + T2I, as the preset's schedule says."""
-    from ..batch.memory import parse_bytes
     from ..batch.options import Execution, Limits, OutputPolicy, Prompts, Request, RunOptions, Seeds
+    from ..batch.planning.memory import parse_bytes
     from .refine_run import refine_request
 
     if ray and devices:
@@ -178,7 +178,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
                               evaluate)
         limits = Limits(max_pixels, parse_bytes(max_memory), lease, wait)
         if ray:
-            from ..batch.ray_connect import require_ray
+            from ..batch.dispatch.ray_connect import require_ray
 
             require_ray()
         k_of_n = parse_shard(shard) if shard else None

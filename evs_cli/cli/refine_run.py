@@ -11,7 +11,7 @@ from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USA
 
 
 def refine_request(request: Request, prompts_file, dry_run: bool, shard_text: str | None) -> int:
-    from ..batch.plan import make_plan, named
+    from ..batch.planning.plan import make_plan, named
     from ..batch.run import Outcome, execute
 
     try:

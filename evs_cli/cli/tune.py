@@ -114,7 +114,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
     warn = (lambda m: None) if quiet else (lambda m: print(f"evs: warning: {one_line(m)}", file=sys.stderr))
     try:
         if ray:
-            from ..batch.ray_connect import require_ray
+            from ..batch.dispatch.ray_connect import require_ray
 
             require_ray()
         p = resolve_preset(preset, sets, t2i, t2v, tokenizer, dtype, resize, compile_blocks, vae, loras)
@@ -133,7 +133,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
 
 
 def _run(plan, quiet: bool, warn) -> int:
-    from ..batch.outputs import write_whole
+    from ..batch.planning.outputs import write_whole
     from ..tune.choose import choose
     from ..tune.measures import used
     from ..tune.report import TABLE_NOTE, choice_line, draw_tradeoff, table_rows, tuned_yaml

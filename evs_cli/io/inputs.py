@@ -10,7 +10,7 @@ from ..errors import EvsError, read_text
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")  # what a folder input is searched for
 
-# Results being written carry this in their name (evs_cli/batch/outputs.py); they are never inputs.
+# Results being written carry this in their name (evs_cli/batch/planning/outputs.py); they are never inputs.
 TMP_MARK = ".evs-tmp-"
 
 

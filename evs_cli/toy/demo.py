@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..batch.outputs import write_whole
+from ..batch.planning.outputs import write_whole
 from ..engine.models import load_models
 from ..engine.preset import load_preset
 from ..eval.compare import contact_sheet, error_plot, per_frame_errors

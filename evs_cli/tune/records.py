@@ -73,7 +73,7 @@ class Records:
             self.by_pair[rec["pair"]] = rec
             keep.append(line)
         if text and not text.endswith("\n"):  # appending after a cut line would glue the next record to it
-            from ..batch.outputs import write_whole
+            from ..batch.planning.outputs import write_whole
 
             write_whole(self.path, lambda tmp: tmp.write_text("".join(f"{x}\n" for x in keep)))
 

@@ -52,11 +52,11 @@ class TunePlan:
 
 def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     """Every check that needs no model; EvsError names the first problem."""
-    from ..batch.outputs import check_out_folder
-    from ..batch.settings import content_hash, fingerprint
+    from ..batch.planning.outputs import check_out_folder
+    from ..batch.planning.settings import content_hash, fingerprint
+    from ..engine.fit import check_models
     from ..engine.loras import check_lora_files
     from ..engine.pipeline import preset_grids
-    from ..engine.fit import check_models
     from ..engine.sources import local_scheduler_config, unknown_words_note
     from ..eval.evaluate import reference_for, reference_index
     from ..io.inputs import find_inputs
@@ -113,9 +113,9 @@ def execute(plan: TunePlan, progress=lambda done, total, what=None: None) -> Out
     """Refine and score the pairs still to do on the batch seam (tune/work.py), appending each record as it
     comes. KeyboardInterrupt: every record appended so far is whole and counts for the next tune. EvsError: no
     worker could start."""
+    from ..batch.dispatch.pool import check_devices, default_devices, run_jobs
     from ..batch.events import Fatal, Finished, Loaded, Result
-    from ..batch.outputs import Job
-    from ..batch.pool import check_devices, default_devices, run_jobs
+    from ..batch.planning.outputs import Job
     from .work import TuneWork
 
     req = plan.request
@@ -145,7 +145,7 @@ def execute(plan: TunePlan, progress=lambda done, total, what=None: None) -> Out
         jobs = [Job(t.input, t.rel, plan.records.path) for t in plan.tasks]
         work = TuneWork(plan.options, tuple(plan.tasks))
         if req.ray:
-            from ..batch.cluster import run_on_ray
+            from ..batch.dispatch.cluster import run_on_ray
 
             run_on_ray(jobs, work, on_event, req.ray_address)
         else:

@@ -1,4 +1,4 @@
-"""A tune's work on the batch seam (batch/workers.py): the same backends as refine's (one device in this
+"""A tune's work on the batch seam (batch/worker/spec.py): the same backends as refine's (one device in this
 process, a spawned process per device, or Ray actors), with their retry of a dead worker's video, their
 watchdog and their interrupt handling. A worker loads the models once and tunes one video at a time: each
 pair's record comes back as a Result event as soon as it is scored (an interrupted tune keeps it), and the
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..batch.events import Finished, Result, Started, Taken
-from ..batch.workers import absolute_models
+from ..batch.worker.spec import absolute_models
 from .worker import TuneOptions, TuneWorker, VideoTask, run_safely
 
 

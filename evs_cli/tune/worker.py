@@ -37,7 +37,7 @@ class VideoTask:
 
 class TuneWorker:
     def __init__(self, options: TuneOptions, device: str):
-        from ..batch.model_set import load_model_set
+        from ..batch.worker.model_set import load_model_set
         from ..engine.pipeline import Engine
 
         self.options, self.device = options, device

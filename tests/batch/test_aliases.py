@@ -1,12 +1,12 @@
-"""Another path to a video gets its own output as a link of the one result (batch/aliases.py: link_whole):
+"""Another path to a video gets its own output as a link of the one result (batch/planning/aliases.py: link_whole):
 a hard link where it can, a copy where it cannot, a png folder copied, each put in place by one rename."""
 
 import os
 
 import pytest
 
-from evs_cli.batch import aliases
-from evs_cli.batch.aliases import link_whole
+from evs_cli.batch.planning import aliases
+from evs_cli.batch.planning.aliases import link_whole
 
 
 def test_an_alias_is_a_hard_link_of_the_result_put_in_place_whole(tmp_path):

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from evs_cli.batch import claims
-from evs_cli.batch.claims import Claim, clear_dead_owner, start_time, this_process
+from evs_cli.batch.worker import claims
+from evs_cli.batch.worker.claims import Claim, clear_dead_owner, start_time, this_process
 from evs_cli.errors import EvsError
 
 
@@ -335,7 +335,7 @@ def test_a_claim_on_an_output_whose_folders_do_not_exist_yet_makes_them(tmp_path
 
 
 def test_a_claim_whose_folder_another_run_removed_as_empty_meanwhile_makes_it_again(tmp_path, monkeypatch):
-    from evs_cli.batch import claims as claims_module
+    from evs_cli.batch.worker import claims as claims_module
 
     out = tmp_path / "out" / "sub" / "x.mp4"
     real_open, tries = os.open, []

@@ -1,14 +1,14 @@
-"""The ledger (batch/ledger.py) and the dispatch loop over it (batch/dispatch.py), with a scripted backend:
+"""The ledger (batch/dispatch/ledger.py) and the dispatch loop over it (batch/dispatch/seam.py), with a scripted backend:
 which worker holds which video, and what a worker's death does to each video it held. No process, no Ray."""
 
 from pathlib import Path
 
 import pytest
 
-from evs_cli.batch.dispatch import dispatch
+from evs_cli.batch.dispatch.ledger import Ledger
+from evs_cli.batch.dispatch.seam import dispatch
 from evs_cli.batch.events import Died, Finished, Loaded, Read, Started, Taken
-from evs_cli.batch.ledger import Ledger
-from evs_cli.batch.outputs import Job
+from evs_cli.batch.planning.outputs import Job
 
 
 def _jobs(n):
@@ -128,7 +128,7 @@ def test_an_interrupt_stops_the_backend_and_propagates():
 
 
 def test_dispatch_stops_a_worker_stuck_past_its_limit_and_grace_and_reports_the_video_once(monkeypatch):
-    from evs_cli.batch import dispatch as dispatch_module
+    from evs_cli.batch.dispatch import seam as dispatch_module
 
     now = [0.0]
     monkeypatch.setattr(dispatch_module.time, "monotonic", lambda: now[0])

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from evs_cli.batch import memory
-from evs_cli.batch.memory import LATENT_COPIES, check_fits, check_memory, host_available, needs, parse_bytes
 from evs_cli.batch.options import Limits, OutputPolicy, RunOptions
+from evs_cli.batch.planning import memory
+from evs_cli.batch.planning.memory import LATENT_COPIES, check_fits, check_memory, host_available, needs, parse_bytes
 from evs_cli.engine.preset import load_preset
 from evs_cli.errors import EvsError
 from evs_cli.io.video import Header

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evs_cli.batch import outputs
-from evs_cli.batch.outputs import (
+from evs_cli.batch.planning import outputs
+from evs_cli.batch.planning.outputs import (
     Job,
     case_insensitive,
     check_out_folder,
@@ -263,7 +263,7 @@ def _umask():
 
 
 def test_the_folders_a_run_would_make_are_named_deepest_first_and_removed_only_when_empty(tmp_path):
-    from evs_cli.batch.outputs import missing_folders, remove_empty
+    from evs_cli.batch.planning.outputs import missing_folders, remove_empty
 
     (tmp_path / "out" / "a").mkdir(parents=True)
     outputs = [tmp_path / "out" / "a" / "b" / "c" / "x.mp4", tmp_path / "out" / "a" / "b" / "y.mp4",

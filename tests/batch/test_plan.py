@@ -1,4 +1,4 @@
-"""The planner (batch/plan.py): one decision per video, the same for the dry run, the local and the Ray run;
+"""The planner (batch/planning/plan.py): one decision per video, the same for the dry run, the local and the Ray run;
 grids on the model's own scheduler config. No subprocess, no model."""
 
 import json
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from evs_cli.batch.options import OutputPolicy, Request, RunOptions
-from evs_cli.batch.outputs import Job
-from evs_cli.batch.plan import Action, Decision, decide, make_plan
-from evs_cli.batch.settings import TAG_PREFIX, Made, input_id, prompt_key
+from evs_cli.batch.planning.outputs import Job
+from evs_cli.batch.planning.plan import Action, Decision, decide, make_plan
+from evs_cli.batch.planning.settings import TAG_PREFIX, Made, input_id, prompt_key
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.errors import EvsError
@@ -153,7 +153,7 @@ def test_the_plan_judges_an_output_by_the_prompt_the_worker_will_use_the_prompts
     """--prompts wins over the file name: an output made with the table's prompt is the same video (skipped),
     and one made with the name's prompt has another prompt (failed), as the worker would judge them."""
     from evs_cli.batch.options import Prompts
-    from evs_cli.batch.plan import prompt_for
+    from evs_cli.batch.planning.plan import prompt_for
 
     src = tmp_path / "in" / "a red circle-0.mp4"
     src.parent.mkdir()
@@ -175,7 +175,7 @@ def test_the_plan_judges_an_output_by_the_prompt_the_worker_will_use_the_prompts
 
 def test_other_paths_to_a_file_are_aliases_of_its_job_in_its_shard_and_another_prompt_is_a_video_of_its_own(
         tmp_path):
-    from evs_cli.batch.outputs import in_shard
+    from evs_cli.batch.planning.outputs import in_shard
 
     tree = tmp_path / "vb"
     for i in range(6):
@@ -203,7 +203,7 @@ def test_other_paths_to_a_file_are_aliases_of_its_job_in_its_shard_and_another_p
 
 
 def test_a_video_stuck_in_an_earlier_run_fails_at_once_unless_overwritten_or_another_timeout(tmp_path):
-    from evs_cli.batch.timeouts import mark_timed_out
+    from evs_cli.batch.planning.timeouts import mark_timed_out
 
     src = tmp_path / "in" / "a-0.mp4"
     src.parent.mkdir()
@@ -220,7 +220,7 @@ def test_a_video_stuck_in_an_earlier_run_fails_at_once_unless_overwritten_or_ano
 
 
 def test_inputs_are_named_three_at_most_in_messages():
-    from evs_cli.batch.plan import named
+    from evs_cli.batch.planning.plan import named
 
     assert named(["a"]) == "a" and named(["a", "b", "c"]) == "a, b, c"
     assert named(["a", "b", "c", "d"]) == "a, b, c and 1 more"
@@ -228,7 +228,7 @@ def test_inputs_are_named_three_at_most_in_messages():
 
 
 def test_a_plan_reads_the_prompts_file_keeps_listed_files_below_base_and_judges_again(tmp_path):
-    from evs_cli.batch.settings import fingerprint
+    from evs_cli.batch.planning.settings import fingerprint
 
     base = tmp_path / "vb"
     src = base / "sub" / "a red circle-0.mp4"

@@ -6,8 +6,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from evs_cli.batch.events import Fatal, Finished, Loaded, StageDone, Started, Taken
-from evs_cli.batch.outputs import Job
-from evs_cli.batch.plan import Action, Decision
+from evs_cli.batch.planning.outputs import Job
+from evs_cli.batch.planning.plan import Action, Decision
 from evs_cli.batch.report import Reporter
 
 

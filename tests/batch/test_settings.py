@@ -1,10 +1,10 @@
-"""The settings fingerprint (batch/settings.py): what makes a rerun redo an output, and what must not."""
+"""The settings fingerprint (batch/planning/settings.py): what makes a rerun redo an output, and what must not."""
 
 import hashlib
 import os
 
 from evs_cli.batch.options import Limits, OutputPolicy, Prompts, RunOptions, Seeds
-from evs_cli.batch.settings import InputId, Made, content_hash, fingerprint, input_id, prompt_key, recorded
+from evs_cli.batch.planning.settings import InputId, Made, content_hash, fingerprint, input_id, prompt_key, recorded
 from evs_cli.engine.preset import load_preset
 
 

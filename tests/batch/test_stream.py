@@ -5,13 +5,13 @@ import threading
 
 import pytest
 
+from evs_cli.batch.dispatch.pool import run_jobs
 from evs_cli.batch.events import Finished, StageDone
-from evs_cli.batch.job import VideoRefiner
 from evs_cli.batch.options import Prompts, RunOptions
-from evs_cli.batch.outputs import plan_jobs
-from evs_cli.batch.pool import run_jobs
-from evs_cli.batch.workers import RefineWork
-from evs_cli.batch.stream import run_stream
+from evs_cli.batch.planning.outputs import plan_jobs
+from evs_cli.batch.worker.job import VideoRefiner
+from evs_cli.batch.worker.spec import RefineWork
+from evs_cli.batch.worker.stream import run_stream
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.io.inputs import find_inputs
 from evs_cli.io.video import read_video

@@ -1,11 +1,11 @@
-"""A video stuck past its limit in a run in one process (batch/timeouts.py): its marker fails it at once in the
+"""A video stuck past its limit in a run in one process (batch/planning/timeouts.py): its marker fails it at once in the
 rerun with the same settings, --timeout and input, and nothing else."""
 
 import json
 import os
 
-from evs_cli.batch.settings import input_id
-from evs_cli.batch.timeouts import (
+from evs_cli.batch.planning.settings import input_id
+from evs_cli.batch.planning.timeouts import (
     READ_LIMIT,
     clear_timed_out,
     grace,
@@ -79,7 +79,7 @@ def test_a_long_outputs_marker_stays_within_the_name_limit_and_a_full_disk_only_
     def full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("evs_cli.batch.outputs.write_whole", full)
+    monkeypatch.setattr("evs_cli.batch.planning.outputs.write_whole", full)
     mark_timed_out(output, video, "s1", "auto")  # no error: the rerun tries the video again
     assert timed_out_before(video, output, "s1", "auto") is None
     mark_timed_out(output, tmp_path / "gone.mp4", "s1", "auto")  # an input that vanished: no error either

@@ -1,15 +1,15 @@
-"""One video's work inside a worker (batch/work.py): the time its own steps take, on a fake clock, and the
-between-steps check that fails a video past its limit (batch/job.py)."""
+"""One video's work inside a worker (batch/worker/work.py): the time its own steps take, on a fake clock, and the
+between-steps check that fails a video past its limit (batch/worker/job.py)."""
 
 from pathlib import Path
 
 import pytest
 
-from evs_cli.batch import work as work_module
-from evs_cli.batch.job import VideoRefiner
-from evs_cli.batch.outputs import Job
-from evs_cli.batch.timeouts import TimedOut
-from evs_cli.batch.work import State, VideoWork, closed_record
+from evs_cli.batch.planning.outputs import Job
+from evs_cli.batch.planning.timeouts import TimedOut
+from evs_cli.batch.worker import work as work_module
+from evs_cli.batch.worker.job import VideoRefiner
+from evs_cli.batch.worker.work import State, VideoWork, closed_record
 
 
 class Clock:

@@ -10,7 +10,7 @@ ours = lambda: [f for f in warnings.filters
                 if f[3] is not None and "diffusers|transformers" in getattr(f[3], "pattern", f[3])]
 from typer.core import TyperArgument
 before_usage = TyperArgument.__dict__.get("_usage_display_name")
-import evs_cli, evs_cli.cli, evs_cli.cli.refine, evs_cli.batch.cluster
+import evs_cli, evs_cli.cli, evs_cli.cli.refine, evs_cli.batch.dispatch.cluster
 assert dict(os.environ) == before_env, set(os.environ) ^ set(before_env)
 assert ours() == []  # the libraries may add their own filters on import; evs adds none
 assert TyperArgument.__dict__.get("_usage_display_name") is before_usage

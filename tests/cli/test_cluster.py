@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evs_cli.batch.outputs import in_shard
+from evs_cli.batch.planning.outputs import in_shard
 from evs_cli.io.video import read_video
 from helpers import evs, evs_bg, leftovers, make_clip
 

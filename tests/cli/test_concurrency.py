@@ -2,9 +2,9 @@
 over one folder, and claims of dead runs: test_shared_folder.)"""
 
 import json
-from pathlib import Path
 import signal
 import time
+from pathlib import Path
 
 import pytest
 

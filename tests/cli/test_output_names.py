@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from evs_cli.batch import outputs
-from evs_cli.batch.outputs import plan_jobs
+from evs_cli.batch.planning import outputs
+from evs_cli.batch.planning.outputs import plan_jobs
 from evs_cli.errors import EvsError
 from helpers import evs, make_clip
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from evs_cli.batch.claims import Claim, start_time, this_process
+from evs_cli.batch.worker.claims import Claim, start_time, this_process
 from helpers import evs, evs_bg, leftovers, make_clip
 
 CONTAINER = ["unshare", "--uts", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL"]
@@ -76,7 +76,7 @@ def test_a_run_killed_in_a_container_is_finished_by_the_next_run_wherever_it_run
 HOLDER = """
 import sys, time
 from pathlib import Path
-from evs_cli.batch.claims import Claim
+from evs_cli.batch.worker.claims import Claim
 claim = Claim(Path(sys.argv[1]), lease=4)
 assert claim.acquire()
 print("holding", flush=True)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evs_cli.batch.timeouts import video_limit
+from evs_cli.batch.planning.timeouts import video_limit
 from helpers import evs, leftovers, make_clip
 
 

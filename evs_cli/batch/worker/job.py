@@ -14,23 +14,23 @@ from contextlib import contextmanager
 
 import torch
 
-from ..errors import EvsError, first_line
-from ..io.inputs import TMP_MARK
-from ..io.prompts import resolve_prompt
-from ..io.video import output_size, read_video, target_size, write_mp4, write_pngs
+from ...errors import EvsError, first_line
+from ...io.inputs import TMP_MARK
+from ...io.prompts import resolve_prompt
+from ...io.video import output_size, read_video, target_size, write_mp4, write_pngs
+from ..options import RunOptions
+from ..planning.memory import check_fits
+from ..planning.outputs import Job, discard, publish, remove_others_temps
+from ..planning.plan import Action, decide, prompt_for
+from ..planning.settings import Made, fingerprint, input_id, prompt_key
+from ..planning.timeouts import TimedOut, clear_timed_out, video_limit
 from .claims import Claim, this_process
-from .memory import check_fits
-from .options import RunOptions
-from .outputs import Job, discard, publish, remove_others_temps
-from .plan import Action, decide, prompt_for
-from .settings import Made, fingerprint, input_id, prompt_key
-from .timeouts import TimedOut, clear_timed_out, video_limit
 from .work import Refined, Source, State, VideoWork
 
 
 class VideoRefiner:
     def __init__(self, options: RunOptions, device: str):
-        from ..engine.pipeline import Engine
+        from ...engine.pipeline import Engine
         from .model_set import load_model_set
 
         self.options, self.device = options, device
@@ -110,7 +110,7 @@ class VideoRefiner:
             peak = int(torch.cuda.max_memory_allocated(self.device)) if self.cuda else None
             work.refined = Refined(int(out.shape[0]), report, peak)
             if self.options.preset.compile:  # what this video compiled is signed now, not only at exit
-                from ..engine.compile_cache import seal_compile_caches
+                from ...engine.compile_cache import seal_compile_caches
 
                 seal_compile_caches()
         work.end_step()
@@ -132,7 +132,7 @@ class VideoRefiner:
                     write_pngs(work.out, work.tmp)
                 work.seconds["write"] = round(time.perf_counter() - t, 4)
                 if o.evaluate:
-                    from ..eval.metrics import weight_free
+                    from ...eval.metrics import weight_free
 
                     work.metrics = weight_free(work.out.numpy())
                 if not work.claim.renew():  # taken over while this run froze past its lease: not ours to write

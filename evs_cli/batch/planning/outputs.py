@@ -14,8 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EvsError
-from ..io.inputs import TMP_MARK, VIDEO_SUFFIXES
+from ...errors import EvsError
+from ...io.inputs import TMP_MARK, VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import EvsError, first_line
-from .claims import Claim, this_process
+from ...errors import EvsError, first_line
+from ..worker.claims import Claim, this_process
+from ..worker.work import closed_record
 from .outputs import create_temp, discard, publish, remove_others_temps
 from .plan import Action, decide, prompt_for
-from .work import closed_record
 
 
 def settle_aliases(plan, record) -> None:

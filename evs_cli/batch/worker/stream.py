@@ -13,9 +13,9 @@ import queue
 import threading
 from typing import Callable, Iterable, Iterator
 
-from .events import Finished, Read, StageDone, Started, Taken
+from ..events import Finished, Read, StageDone, Started, Taken
+from ..planning.outputs import Job
 from .job import VideoRefiner
-from .outputs import Job
 
 _END = object()
 

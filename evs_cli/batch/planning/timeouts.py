@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import EvsError
+from ...errors import EvsError
 
 READ_LIMIT = 900.0  # seconds a video may take to be read before its own limit is known (auto)
 

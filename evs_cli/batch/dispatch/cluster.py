@@ -18,13 +18,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..errors import EvsError, first_line
+from ...errors import EvsError, first_line
+from ..events import Died, Fatal, Loaded
+from ..planning.outputs import Job
+from ..worker.claims import clear_dead_owner
 from .actor import EvsActor
-from .claims import clear_dead_owner
-from .dispatch import dispatch
-from .events import Died, Fatal, Loaded
-from .outputs import Job
 from .ray_connect import connect, require_ray
+from .seam import dispatch
 from .signals import interrupts_as_keyboard
 
 MAX_DEATHS = 2  # a video during which this many actors died is failed, not retried

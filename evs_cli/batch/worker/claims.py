@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import EvsError
-from .outputs import create_temp, discard, side_base, temps_of
+from ...errors import EvsError
+from ..planning.outputs import create_temp, discard, side_base, temps_of
 
 CLAIM_SUFFIX = ".evs-claim"
 DEFAULT_LEASE = 180.0  # seconds; renewed every 45 s, well inside NFS's attribute caching (60 s at most)

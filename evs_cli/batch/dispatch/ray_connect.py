@@ -8,7 +8,7 @@ import os
 import socket
 from pathlib import Path
 
-from ..errors import EvsError, first_line
+from ...errors import EvsError, first_line
 
 PASSED_ENV = ("HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_OFFLINE", "DIFFUSERS_VERBOSITY",
               "TRANSFORMERS_VERBOSITY")  # what the driver's user set for model loading holds on every node

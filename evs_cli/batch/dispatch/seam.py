@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .events import Died, Finished, Loaded, Read, Started, Taken
+from ..events import Died, Finished, Loaded, Read, Started, Taken
+from ..planning.outputs import Job
+from ..planning.timeouts import grace
 from .ledger import Ledger
-from .outputs import Job
-from .timeouts import grace
 
 
 class Backend(Protocol):

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from ..errors import EvsError
-from .options import OutputPolicy, Prompts, Request, RunOptions
+from ...errors import EvsError
+from ..options import OutputPolicy, Prompts, Request, RunOptions
+from ..worker.work import closed_record
 from .outputs import Job, output_exists, plan_jobs
 from .settings import fingerprint, prompt_key, recorded
-from .work import closed_record
 
 
 class Action(str, Enum):
@@ -65,7 +65,7 @@ def decide(job: Job, out: OutputPolicy, settings: str, prompt: str | None, legac
 def prompt_for(job: Job, prompts: Prompts) -> str | None:
     """The prompt a worker will use for this video (io.prompts), or None when it has none (that fails later,
     in the worker, with the reason)."""
-    from ..io.prompts import resolve_prompt
+    from ...io.prompts import resolve_prompt
 
     try:
         return resolve_prompt(job.input, job.rel, prompts.text, prompts.table)[0]
@@ -103,11 +103,11 @@ class Plan:
 
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     """Every check that needs no model, in the order a user meets them; EvsError names the first problem."""
-    from ..engine.pipeline import preset_grids
-    from ..engine.sources import local_scheduler_config, unknown_words_note
-    from ..engine.stages import build_stages
-    from ..io.inputs import find_inputs
-    from ..io.prompts import load_prompt_table
+    from ...engine.pipeline import preset_grids
+    from ...engine.sources import local_scheduler_config, unknown_words_note
+    from ...engine.stages import build_stages
+    from ...io.inputs import find_inputs
+    from ...io.prompts import load_prompt_table
 
     options = request.options
     preset = options.preset

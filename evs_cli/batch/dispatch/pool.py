@@ -16,16 +16,16 @@ import threading
 import time
 from typing import Callable
 
-from ..errors import EvsError, first_line
-from .claims import clear_dead_owner, this_process
-from .claims import shutdown as shutdown_claims
-from .dispatch import dispatch
-from .events import Died, Fatal, Finished, Loaded
+from ...errors import EvsError, first_line
+from ..events import Died, Fatal, Finished, Loaded
+from ..planning.outputs import Job
+from ..planning.timeouts import grace
+from ..worker.claims import clear_dead_owner, this_process
+from ..worker.claims import shutdown as shutdown_claims
+from ..worker.stream import from_queue
 from .ledger import Ledger
-from .outputs import Job
+from .seam import dispatch
 from .signals import interrupt_once, interrupts_as_keyboard
-from .stream import from_queue
-from .timeouts import grace
 
 
 def default_devices() -> list[str]:

@@ -9,11 +9,11 @@ import queue
 import socket
 import threading
 
-from ..errors import first_line
-from .claims import shutdown as shutdown_claims
-from .claims import this_process
-from .events import Finished
-from .stream import from_queue
+from ...errors import first_line
+from ..events import Finished
+from ..worker.claims import shutdown as shutdown_claims
+from ..worker.claims import this_process
+from ..worker.stream import from_queue
 
 
 class EvsActor:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .options import RunOptions
-from .outputs import Job
+from ..options import RunOptions
+from ..planning.outputs import Job
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RefineWork:
 
     @property
     def read_limit(self) -> float | None:
-        from .timeouts import read_limit
+        from ..planning.timeouts import read_limit
 
         return read_limit(self.options.preset.video_timeout)
 
@@ -46,8 +46,8 @@ class RefineWork:
         run_worker(worker, items, name, emit, stop)
 
     def on_stuck(self, index: int) -> None:
-        from .settings import fingerprint
-        from .timeouts import mark_timed_out
+        from ..planning.settings import fingerprint
+        from ..planning.timeouts import mark_timed_out
 
         job = self.items[index]
         mark_timed_out(job.output, job.input, fingerprint(self.options), self.options.preset.video_timeout)

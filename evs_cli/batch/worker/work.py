@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ..planning.outputs import Job
 from .claims import Claim
-from .outputs import Job
 
 
 class State(str, Enum):

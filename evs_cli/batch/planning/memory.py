@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import EvsError
+from ...errors import EvsError
 
 # Latent-sized float32 tensors alive at once: the clean latents, the noisy ones, the model output, the noise
 # drawn ahead for the SDEdit stages, SFI's recorded features per window; counted generously.
@@ -129,7 +129,7 @@ def check_memory(path: Path, frames: int | None, in_size, working, out_size, lim
 def check_fits(path: Path, options, device: str | None = None):
     """Refuse, from the container header and before decoding, a video too large to refine: frames over
     --max-pixels (an 8192x8192 clip), or more frames than memory holds (check_memory). `options`: RunOptions."""
-    from ..io.video import output_size, probe, target_size
+    from ...io.video import output_size, probe, target_size
 
     head = probe(path)
     if head is None:

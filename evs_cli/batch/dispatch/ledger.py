@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 
-from .events import Read, Started, Taken
-from .outputs import Job
-from .work import closed_record
+from ..events import Read, Started, Taken
+from ..planning.outputs import Job
+from ..worker.work import closed_record
 
 
 class Ledger:
