@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 
-from evs_cli.engine.models import load_models  # noqa: E402
+from evs_cli.engine.loaders.models import load_models  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
 from evs_cli.toy.bench import COMPOSITIONS, REFERENCES, held_out_clips, run, table  # noqa: E402
 from evs_cli.toy.data import DEFAULT_DEGRADATION, DEGRADATIONS  # noqa: E402

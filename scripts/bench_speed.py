@@ -35,17 +35,17 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 
-from evs_cli.engine.compile_cache import use_compile_cache  # noqa: E402
-from evs_cli.engine.models import (  # noqa: E402
+from evs_cli.engine.loaders.models import (  # noqa: E402
     SD15_CONFIG,
     ModelSet,
     parse_dtype,
     resolve_dtype,
 )
-from evs_cli.engine.motion_unet import build_motion_unet, unique_parameter_bytes  # noqa: E402
+from evs_cli.engine.loaders.motion_unet import build_motion_unet, unique_parameter_bytes  # noqa: E402
 from evs_cli.engine.pipeline import Engine  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
-from evs_cli.engine.speed import speed_up  # noqa: E402
+from evs_cli.engine.runtime.compile_cache import use_compile_cache  # noqa: E402
+from evs_cli.engine.runtime.speed import speed_up  # noqa: E402
 from evs_cli.toy.tiny import build_adapter, build_t2i, save_tokenizer  # noqa: E402
 
 PROMPT = "a corgi running on the beach"

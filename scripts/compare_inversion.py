@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
 
-from evs_cli.engine.models import load_models  # noqa: E402
+from evs_cli.engine.loaders.models import load_models  # noqa: E402
 from evs_cli.engine.pipeline import Engine  # noqa: E402
 from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
 from evs_cli.engine.schedule import run_stage  # noqa: E402

@@ -35,8 +35,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from evs_cli.engine.models import load_t2i  # noqa: E402
-from evs_cli.engine.motion_unet import build_motion_unet  # noqa: E402
+from evs_cli.engine.loaders.models import load_t2i  # noqa: E402
+from evs_cli.engine.loaders.motion_unet import build_motion_unet  # noqa: E402
 from evs_cli.toy.data import FRAMES, WORDS, flicker_jitter, render, soften, spec_for  # noqa: E402
 from evs_cli.toy.tiny import save_tokenizer  # noqa: E402
 

@@ -24,7 +24,7 @@ def tiny_paths(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_paths):
-    from evs_cli.engine.models import load_models
+    from evs_cli.engine.loaders.models import load_models
 
     return load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), "cpu", torch.float32)
 

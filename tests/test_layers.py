@@ -136,3 +136,17 @@ def test_tune_starts_no_process_or_actor_itself():
         started = {x for x in names if x.split(".")[0] in ("multiprocessing", "ray", "subprocess", "concurrent")}
         assert not started, f"{f.name} imports {sorted(started)}"
         assert "remote(" not in f.read_text(), f"{f.name} starts a Ray actor"
+
+
+def test_the_engines_top_is_the_method_alone():
+    """Loaders (hub, files, formats) live in engine/loaders, process and compile set-up in engine/runtime: the
+    modules at engine/'s top import neither the hub, a file format nor a loader, and set no environment variable."""
+    root = Path(evs_cli.__file__).parent / "engine"
+    for f in sorted(root.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {("." * n.level) + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        banned = {x for x in names if x.split(".")[0] in ("huggingface_hub", "safetensors")
+                  or x.lstrip(".").startswith("loaders") or "single_file" in x}
+        assert not banned, f"{f.name} imports {sorted(banned)}"
+        assert not re.search(r"os\.environ(\[|\.setdefault|\.update)|putenv", f.read_text()), f"{f.name} sets the environment"

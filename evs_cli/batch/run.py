@@ -27,9 +27,9 @@ def execute(plan: Plan) -> Outcome:
 
     With --wait, the videos another live run held are waited for once this run's own are done: each one whose
     claim is released or goes stale is judged again (done by the other run: skipped; its run died: refined)."""
-    from ..engine.families import sampling_note
-    from ..engine.fit import check_models
-    from ..engine.loras import check_lora_files
+    from ..engine.loaders.family_detect import sampling_note
+    from ..engine.loaders.fit import check_models
+    from ..engine.loaders.loras import check_lora_files
     from .dispatch.pool import check_devices, default_devices
     from .planning.aliases import settle_aliases
     from .planning.outputs import check_writable, missing_folders, remove_empty

@@ -8,8 +8,9 @@ from rich.table import Table
 
 from ..batch.planning.memory import check_fits
 from ..batch.planning.plan import Action, Plan
-from ..engine.families import matching, sampling_note
-from ..engine.sources import model_roles, uncached
+from ..engine.families import matching
+from ..engine.loaders.family_detect import sampling_note
+from ..engine.loaders.sources import model_roles, uncached
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
 from .app import EXIT_FAILED, EXIT_OK, console

@@ -11,7 +11,7 @@ import typer
 
 from ..batch.options import Format, Resume
 from ..batch.worker.claims import DEFAULT_LEASE
-from ..engine.compile_cache import unusable
+from ..engine.runtime.compile_cache import unusable
 from ..errors import EvsError
 from .app import app, fail, resolve_preset
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
 
 
 @dataclass
@@ -18,7 +22,7 @@ class ModelOptions:
     family: str | None = None  # T2V only: the motion-module family these settings came from (families.py)
 
 
-# --dtype / runtime.dtype: the short names and the long ones torch prints (engine/models.py maps them).
+# --dtype / runtime.dtype: the short names and the long ones torch prints (engine/loaders/models.py maps them).
 DTYPE_NAMES = ("auto", "bf16", "fp16", "fp32")
 DTYPE_ALIASES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "bf16": "bf16",
                  "bfloat16": "bf16"}
@@ -28,3 +32,29 @@ VAE_LAYOUTS = ("auto", "channels_last", "contiguous")
 
 # runtime.attention: the scaled-dot-product-attention kernel tried first (speed.attention_kernel)
 ATTENTION = ("auto", "flash", "cudnn", "efficient", "math")
+
+
+# LoRA specs (t2i.loras, t2v.loras, --lora): FILE or FILE:SCALE, parsed here so a preset checks them without
+# loading anything (loras.py loads them).
+SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+
+def parse_spec(spec) -> tuple[str, float]:
+    """'style.safetensors:0.8' -> ('style.safetensors', 0.8). A path's own colons stay in the path: the text
+    after the last colon is a scale when it reads as a number, or when the text before it is a LoRA file's name
+    (then a scale that is not a finite number is a ConfigError naming the scale); else the whole is the path."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"a LoRA is FILE or FILE:SCALE, got {spec!r}")
+    path, sep, scale = spec.rpartition(":")
+    if not sep or Path(spec).expanduser().is_file():
+        return spec, 1.0
+    try:
+        value = float(scale)
+    except ValueError:
+        if not path.lower().endswith(SUFFIXES):
+            return spec, 1.0  # 'C:weights.safetensors', 'take:2.safetensors': a colon in the name
+        raise ConfigError(f"LoRA {spec!r}: the scale {scale!r} is not a number (FILE:SCALE, e.g. "
+                          f"{path}:0.8)") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"LoRA {spec!r}: the scale {scale!r} is not a finite number")
+    return path, value

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from ..errors import ConfigError, EvsError, first_line
 from .denoisers import Prompt, T2IDenoiser, T2VDenoiser
 from .diffusion import Grid
+from .runtime.speed import attention_kernel
 from .schedule import NoiseFn, StageReport, fill_seconds, run_schedule, seeded_noise
-from .speed import attention_kernel
 from .stages import Stage, build_stages, count_calls
 from .timing import Clock
 

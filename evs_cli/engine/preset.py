@@ -18,8 +18,7 @@ import yaml
 
 from ..errors import ConfigError, first_line, read_text
 from .families import apply_family
-from .loras import parse_spec
-from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions
+from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions, parse_spec
 from .stages import Injection, ScheduleParams, Stage
 
 DEFAULTS: dict[str, Any] = {

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .runtime.speed import attention_kernel
 from .schedule import StageReport, run_stage, seeded_noise
-from .speed import attention_kernel
 
 
 class NoiseStream:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..batch.planning.outputs import write_whole
-from ..engine.models import load_models
+from ..engine.loaders.models import load_models
 from ..engine.preset import load_preset
 from ..eval.compare import contact_sheet, error_plot, per_frame_errors
 from ..io.prompts import resolve_prompt

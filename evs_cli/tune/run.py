@@ -54,10 +54,10 @@ def make_plan(req: TuneRequest, warn=lambda message: None) -> TunePlan:
     """Every check that needs no model; EvsError names the first problem."""
     from ..batch.planning.outputs import check_out_folder
     from ..batch.planning.settings import content_hash, fingerprint
-    from ..engine.fit import check_models
-    from ..engine.loras import check_lora_files
+    from ..engine.loaders.fit import check_models
+    from ..engine.loaders.loras import check_lora_files
+    from ..engine.loaders.sources import local_scheduler_config, unknown_words_note
     from ..engine.pipeline import preset_grids
-    from ..engine.sources import local_scheduler_config, unknown_words_note
     from ..eval.evaluate import reference_for, reference_index
     from ..io.inputs import find_inputs
     from ..io.prompts import resolve_prompt

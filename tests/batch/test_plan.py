@@ -14,8 +14,8 @@ from evs_cli.batch.options import OutputPolicy, Request, RunOptions
 from evs_cli.batch.planning.outputs import Job
 from evs_cli.batch.planning.plan import Action, Decision, decide, make_plan
 from evs_cli.batch.planning.settings import TAG_PREFIX, Made, input_id, prompt_key
+from evs_cli.engine.loaders.sources import SD15_CONFIG
 from evs_cli.engine.preset import load_preset, parse_override
-from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.errors import EvsError
 from evs_cli.io.video import write_mp4
 

@@ -1,4 +1,4 @@
-"""What a compile cache is trusted with (engine/cache_trust.py): only entries evs signed reach PyTorch, the key
+"""What a compile cache is trusted with (engine/runtime/cache_trust.py): only entries evs signed reach PyTorch, the key
 is the user's alone, and a folder other users can write is refused unless a team's key was named on purpose."""
 
 import json
@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from evs_cli.engine.cache_trust import KEY_ENV, MANIFEST, load_key, others_can_write, seal, verify
-from evs_cli.engine.compile_cache import unusable, use_compile_cache
+from evs_cli.engine.runtime.cache_trust import KEY_ENV, MANIFEST, load_key, others_can_write, seal, verify
+from evs_cli.engine.runtime.compile_cache import unusable, use_compile_cache
 from evs_cli.errors import EvsError
 
 

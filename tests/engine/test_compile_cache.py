@@ -12,16 +12,16 @@ import textwrap
 
 import torch
 
-from evs_cli.engine import compile_cache
-from evs_cli.engine.compile_cache import ENV, machine_key, use_compile_cache
+from evs_cli.engine.runtime import compile_cache
+from evs_cli.engine.runtime.compile_cache import ENV, machine_key, use_compile_cache
 
 CHILD = textwrap.dedent("""
     import json, sys, types
     import torch
     from diffusers import AutoencoderKL
     from torch._dynamo.utils import counters
-    from evs_cli.engine.compile_cache import use_compile_cache
-    from evs_cli.engine.speed import speed_up
+    from evs_cli.engine.runtime.compile_cache import use_compile_cache
+    from evs_cli.engine.runtime.speed import speed_up
 
     folder = use_compile_cache(sys.argv[1], "cpu")
     torch.manual_seed(0)

@@ -10,9 +10,9 @@ import torch
 from diffusers import DDIMScheduler, EulerDiscreteScheduler, LCMScheduler
 
 from evs_cli.engine.families import FAMILIES
+from evs_cli.engine.loaders.sources import SD15_CONFIG
 from evs_cli.engine.pipeline import preset_grids
 from evs_cli.engine.preset import load_preset, parse_override
-from evs_cli.engine.sources import SD15_CONFIG
 from evs_cli.errors import ConfigError
 from helpers import evs, make_clip
 
@@ -82,7 +82,7 @@ def test_the_dry_run_shows_the_familys_sampling_and_warns_of_a_contradiction(tmp
     ("/models/AnimateLCM_sd15_t2v.ckpt", "animatelcm"), ("/lightning-4step/other.ckpt", None),
 ])
 def test_a_family_is_told_by_its_name(source, family):
-    from evs_cli.engine.families import detect
+    from evs_cli.engine.loaders.family_detect import detect
 
     assert (detect(source) or (None,))[0] == family
 
@@ -95,7 +95,7 @@ def test_a_family_is_told_by_the_shape_of_its_weights_without_loading_them(tmp_p
     meta device: the header is all that is read), and from a folder's config.json."""
     from diffusers import MotionAdapter
 
-    from evs_cli.engine.families import detect, sampling_note
+    from evs_cli.engine.loaders.family_detect import detect, sampling_note
 
     with torch.device("meta"):
         adapter = MotionAdapter(**shape)  # SD1.5 widths, no memory
@@ -120,8 +120,8 @@ def test_a_family_is_told_by_the_shape_of_its_weights_without_loading_them(tmp_p
 
 
 def test_a_module_of_other_widths_is_no_family_and_the_toy_world_runs_without_a_warning(tmp_path):
-    from evs_cli.engine.families import detect
-    from evs_cli.engine.sources import resolve_source
+    from evs_cli.engine.loaders.family_detect import detect
+    from evs_cli.engine.loaders.sources import resolve_source
 
     toy = resolve_source("evs:toy/models/t2v")
     assert (Path(toy) / "config.json").is_file() and detect(toy) is None
@@ -131,6 +131,6 @@ def test_a_module_of_other_widths_is_no_family_and_the_toy_world_runs_without_a_
 
 
 def test_the_shipped_pair_gets_no_note():
-    from evs_cli.engine.families import sampling_note
+    from evs_cli.engine.loaders.family_detect import sampling_note
 
     assert sampling_note(load_preset("vc2")) is None and sampling_note(load_preset("ad2")) is None

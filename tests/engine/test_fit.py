@@ -1,4 +1,4 @@
-"""Whether the models fit each other (engine/fit.py): a motion module made for other UNets and a VAE of other
+"""Whether the models fit each other (engine/loaders/fit.py): a motion module made for other UNets and a VAE of other
 latent channels are one line naming the file, what it is and what it does not fit, before any model loads where
 the files are local, and when loaded where they are not (a .ckpt)."""
 
@@ -7,8 +7,8 @@ import torch
 from diffusers import MotionAdapter
 from safetensors.torch import save_file
 
-from evs_cli.engine.fit import adapter_misfit, check_loaded, check_models, vae_misfit
-from evs_cli.engine.models import load_models
+from evs_cli.engine.loaders.fit import adapter_misfit, check_loaded, check_models, vae_misfit
+from evs_cli.engine.loaders.models import load_models
 from evs_cli.errors import EvsError
 
 

@@ -1,4 +1,4 @@
-"""LoRAs (engine/loras.py): kohya/A1111 and diffusers files read through diffusers' own loaders, each active
+"""LoRAs (engine/loaders/loras.py): kohya/A1111 and diffusers files read through diffusers' own loaders, each active
 only in the stages of the model it was given to, although both UNets share their spatial layers."""
 
 import warnings
@@ -8,7 +8,7 @@ import torch
 from lora_files import make_lora
 from safetensors.torch import save_file
 
-from evs_cli.engine.models import load_models
+from evs_cli.engine.loaders.models import load_models
 from evs_cli.engine.pipeline import Engine
 from evs_cli.engine.preset import load_preset
 from evs_cli.errors import EvsError
@@ -75,7 +75,7 @@ def test_a_lora_for_another_model_is_one_line(tmp_path, tiny_paths):
 
 
 def test_a_spec_splits_at_a_last_colon_that_reads_as_a_scale_and_a_colon_in_a_name_stays(tmp_path):
-    from evs_cli.engine.loras import parse_spec
+    from evs_cli.engine.loaders.loras import parse_spec
 
     assert parse_spec("style.safetensors:0.8") == ("style.safetensors", 0.8)
     assert parse_spec("style.safetensors:-1") == ("style.safetensors", -1.0)
@@ -95,7 +95,7 @@ def test_a_spec_splits_at_a_last_colon_that_reads_as_a_scale_and_a_colon_in_a_na
     ("style.safetensors:-inf", "LoRA 'style.safetensors:-inf': the scale '-inf' is not a finite number"),
     ("style.safetensors:1e400", "LoRA 'style.safetensors:1e400': the scale '1e400' is not a finite number")])
 def test_a_bad_scale_is_named_as_a_scale(spec, message):
-    from evs_cli.engine.loras import parse_spec
+    from evs_cli.engine.loaders.loras import parse_spec
     from evs_cli.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from evs_cli.engine.models import load_models, load_motion_adapter, load_t2i
+from evs_cli.engine.loaders.models import load_models, load_motion_adapter, load_t2i
 from evs_cli.errors import EvsError
 
 
@@ -135,7 +135,7 @@ def test_an_external_vae_from_a_folder_a_model_folder_or_a_single_file_replaces_
     ("vae.txt", r"VAE '.*vae\.txt': a single-file VAE must end in \.safetensors"),
 ])
 def test_a_vae_source_that_cannot_be_one_is_named_before_loading(tmp_path, source, match):
-    from evs_cli.engine.sources import check_vae_source
+    from evs_cli.engine.loaders.sources import check_vae_source
 
     (tmp_path / "VAE_DIR").mkdir()
     (tmp_path / "vae.txt").write_text("x")

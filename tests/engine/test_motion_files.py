@@ -12,8 +12,8 @@ from diffusers import MotionAdapter, UNetMotionModel
 from diffusers.loaders.single_file_utils import convert_animatediff_checkpoint_to_diffusers
 from safetensors.torch import save_file
 
-from evs_cli.engine.models import ModelSet, load_motion_adapter
-from evs_cli.engine.motion_unet import build_motion_unet
+from evs_cli.engine.loaders.models import ModelSet, load_motion_adapter
+from evs_cli.engine.loaders.motion_unet import build_motion_unet
 from evs_cli.engine.pipeline import Engine
 from evs_cli.engine.preset import load_preset
 from evs_cli.errors import EvsError

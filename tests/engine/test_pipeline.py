@@ -6,11 +6,11 @@ import copy
 import pytest
 import torch
 
-from evs_cli.engine.models import load_models, resolve_dtype
+from evs_cli.engine.loaders.models import load_models, resolve_dtype
 from evs_cli.engine.pipeline import Engine, resize
 from evs_cli.engine.preset import load_preset, parse_override
+from evs_cli.engine.runtime.speed import speed_up
 from evs_cli.engine.schedule import seeded_noise
-from evs_cli.engine.speed import speed_up
 from evs_cli.errors import EvsError
 
 PROMPT = "a red circle moving over blue stripes"

@@ -5,7 +5,7 @@ import torch
 from diffusers import DDIMScheduler
 
 from evs_cli.engine.diffusion import split_prediction
-from evs_cli.engine.motion_unet import unique_parameter_bytes
+from evs_cli.engine.loaders.motion_unet import unique_parameter_bytes
 from evs_cli.engine.schedule import invert, run_stage
 from evs_cli.engine.sfi import feature_injection, select_modules
 from evs_cli.engine.stages import Injection, Stage

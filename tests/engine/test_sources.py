@@ -1,17 +1,17 @@
-"""engine/sources.py: what a model source is, checked before any model loads, without importing torch."""
+"""engine/loaders/sources.py: what a model source is, checked before any model loads, without importing torch."""
 
 import subprocess
 import sys
 
 import pytest
 
-from evs_cli.engine import sources
-from evs_cli.engine.sources import check_sources, local_scheduler_config, source_kind
+from evs_cli.engine.loaders import sources
+from evs_cli.engine.loaders.sources import check_sources, local_scheduler_config, source_kind
 from evs_cli.errors import EvsError, EvsErrors
 
 
 def test_the_pre_flight_checks_do_not_import_torch(tmp_path):
-    probe = ("import sys; from evs_cli.engine.sources import check_sources, local_scheduler_config; "
+    probe = ("import sys; from evs_cli.engine.loaders.sources import check_sources, local_scheduler_config; "
              "local_scheduler_config('/no/such'); print('torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr

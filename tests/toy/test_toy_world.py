@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from evs_cli.engine.models import load_models
+from evs_cli.engine.loaders.models import load_models
 from evs_cli.engine.preset import load_preset, parse_override
 from evs_cli.io.video import read_video
 from evs_cli.toy.bench import Clip, held_out_clips, run

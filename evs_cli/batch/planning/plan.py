@@ -103,8 +103,8 @@ class Plan:
 
 def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
     """Every check that needs no model, in the order a user meets them; EvsError names the first problem."""
+    from ...engine.loaders.sources import local_scheduler_config, unknown_words_note
     from ...engine.pipeline import preset_grids
-    from ...engine.sources import local_scheduler_config, unknown_words_note
     from ...engine.stages import build_stages
     from ...io.inputs import find_inputs
     from ...io.prompts import load_prompt_table

@@ -110,7 +110,7 @@ class VideoRefiner:
             peak = int(torch.cuda.max_memory_allocated(self.device)) if self.cuda else None
             work.refined = Refined(int(out.shape[0]), report, peak)
             if self.options.preset.compile:  # what this video compiled is signed now, not only at exit
-                from ...engine.compile_cache import seal_compile_caches
+                from ...engine.runtime.compile_cache import seal_compile_caches
 
                 seal_compile_caches()
         work.end_step()

@@ -9,9 +9,9 @@ def load_model_set(preset, device: str, compile_cache: Path | None = None):
     """(models, dtype name): a preset's models loaded on `device` once, in the dtype it resolves to there, its
     LoRAs in, the compile cache in use when it compiles, and sped up as its runtime says. Every worker, refine's
     and tune's, loads its models here."""
-    from ...engine.compile_cache import use_compile_cache
-    from ...engine.models import load_models, parse_dtype, resolve_dtype
-    from ...engine.speed import speed_up
+    from ...engine.loaders.models import load_models, parse_dtype, resolve_dtype
+    from ...engine.runtime.compile_cache import use_compile_cache
+    from ...engine.runtime.speed import speed_up
 
     dtype = resolve_dtype(preset.dtype, device)
     models = load_models(preset.t2i_model, preset.t2v_model, device, parse_dtype(dtype), preset.tokenizer,

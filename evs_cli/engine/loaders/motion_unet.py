@@ -6,7 +6,7 @@ weights and the 2D UNet's modules and the adapter's motion modules are attached 
 
 from __future__ import annotations
 
-from ..errors import EvsError
+from ...errors import EvsError
 
 
 def build_motion_unet(unet, adapter):

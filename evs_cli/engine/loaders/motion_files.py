@@ -21,7 +21,7 @@ import inspect
 import re
 from pathlib import Path
 
-from ..errors import EvsError, first_line
+from ...errors import EvsError, first_line
 from .sources import check_adapter_config
 
 _ORIGINAL = ".temporal_transformer."  # in every key of an original-layout motion module

@@ -22,7 +22,7 @@ import stat
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import EvsError
+from ...errors import EvsError
 
 KEY_ENV = "EVS_COMPILE_CACHE_KEY"
 MANIFEST, LOCK = "evs-manifest.json", ".evs-manifest.lock"

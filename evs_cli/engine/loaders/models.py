@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import EvsError, first_line
+from ...errors import EvsError, first_line
+from ..options import DTYPE_ALIASES, DTYPE_NAMES
 from .motion_unet import build_motion_unet
-from .options import DTYPE_ALIASES, DTYPE_NAMES
 from .sources import (
     SD15_CONFIG,
     check_t2i_source,

@@ -17,31 +17,10 @@ import math
 import re
 from pathlib import Path
 
-from ..errors import ConfigError, EvsError, first_line
+from ...errors import EvsError, first_line
+from ..options import SUFFIXES, parse_spec  # noqa: F401 - parse_spec is read from here too
 
-SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 _DOWN = re.compile(r"(lora_A|lora[._]down)\.weight$")  # a layer's first matrix, in PEFT's and older namings
-
-
-def parse_spec(spec) -> tuple[str, float]:
-    """'style.safetensors:0.8' -> ('style.safetensors', 0.8). A path's own colons stay in the path: the text
-    after the last colon is a scale when it reads as a number, or when the text before it is a LoRA file's name
-    (then a scale that is not a finite number is a ConfigError naming the scale); else the whole is the path."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"a LoRA is FILE or FILE:SCALE, got {spec!r}")
-    path, sep, scale = spec.rpartition(":")
-    if not sep or Path(spec).expanduser().is_file():
-        return spec, 1.0
-    try:
-        value = float(scale)
-    except ValueError:
-        if not path.lower().endswith(SUFFIXES):
-            return spec, 1.0  # 'C:weights.safetensors', 'take:2.safetensors': a colon in the name
-        raise ConfigError(f"LoRA {spec!r}: the scale {scale!r} is not a number (FILE:SCALE, e.g. "
-                          f"{path}:0.8)") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"LoRA {spec!r}: the scale {scale!r} is not a finite number")
-    return path, value
 
 
 def check_lora_files(specs: list) -> None:

@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import EvsError, EvsErrors, first_line, read_text
+from ...errors import EvsError, EvsErrors, first_line, read_text
 
-SD15_CONFIG = Path(__file__).parent / "configs" / "sd15"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # evs_cli/, where "evs:" sources live
+SD15_CONFIG = Path(__file__).parent.parent / "configs" / "sd15"  # engine/configs: SD1.5's own, shipped
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # evs_cli/, where "evs:" sources live
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import EvsError
+from ...errors import EvsError
 
 # Known UNet shapes, to say what a module was made for.
 UNET_FAMILIES = {(320, 640, 1280, 1280): "SD1.5-sized", (320, 640, 1280): "SDXL-sized"}

@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import EvsError
+from ...errors import EvsError
 from .cache_trust import load_key, others_can_write, seal, verify
 
 ENV = "TORCHINDUCTOR_CACHE_DIR"  # inductor reads it at every cache access: set before the first compile
