@@ -4,6 +4,7 @@ It may import every layer below (engine, io, eval, batch, toy); nothing imports 
 command (`refine`, `tune`, `evaluate`, `compare`, `demo`, `presets`); `app` holds the typer application and what the
 commands share; `refine_run` plans or executes a refine request and maps its outcome to an exit code;
 `dry_run` prints a plan; `progress` gives the other commands a progress bar and Ctrl-C handling;
+`options` declares the options refine and tune share (and eval's --flow), with their panels and Enums;
 `__main__` is `python -m evs_cli.cli`.
 """
 

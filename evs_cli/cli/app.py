@@ -113,6 +113,7 @@ def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, res
 
     overrides = [parse_override(s) for s in sets]
     models = {k: v for k, v in (("t2i", t2i), ("t2v", t2v), ("tokenizer", tokenizer), ("vae", vae)) if v is not None}
+    dtype = getattr(dtype, "value", dtype)  # --dtype's Enum, as the plain name a preset holds
     runtime = {k: v for k, v in (("dtype", dtype), ("resize", resize), ("compile", compile_blocks or None)) if v is not None}
     if models:
         overrides.append({"models": models})

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import EvsError
 from .app import EXIT_FAILED, EXIT_OK, app, console, fail
+from .options import Flow, FlowOpt
 
 
 @app.command("eval", no_args_is_help=True, epilog=(
@@ -24,7 +25,7 @@ def eval_cmd(
     json_out: Optional[Path] = typer.Option(None, "--json", metavar='FILE', help="Write per-video rows and per-folder means."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", metavar='FILE', help="Write per-video rows."),
     logs: List[Path] = typer.Option([], "--log", metavar='FILE', help="Timing logs of `evs refine` (adds mean seconds per folder)."),
-    flow: str = typer.Option("dis", "--flow", metavar='dis|farneback', help="Optical flow: dis or farneback."),
+    flow: FlowOpt = Flow.DIS,
     dino: Optional[str] = typer.Option(None, "--dino", metavar='WEIGHTS', help="DINO ViT-B/16 folder or cached hub id for VBench "
                                        "subject consistency (default: $EVS_DINO, else facebook/dino-vitb16 if "
                                        "cached). Skipped, with one line saying so, when absent."),
@@ -52,11 +53,9 @@ def eval_cmd(
     warp_error and flicker: lower is more consistent; everything else: higher is better."""
     from ..eval.evaluate import summarize, write_csv, write_json
 
-    if flow not in ("dis", "farneback"):
-        fail(f"--flow must be dis or farneback, got {flow!r}")
     note = (lambda line: None) if quiet else (lambda line: print(f"evs: {line}", file=sys.stderr))
     try:
-        rows, timing = _score(targets, reference, logs, flow, device, (amt, dino, ap_encoder, ap_head, dover), note)
+        rows, timing = _score(targets, reference, logs, flow.value, device, (amt, dino, ap_encoder, ap_head, dover), note)
     except EvsError as e:
         fail(e)
     summary = summarize(rows, targets, timing)

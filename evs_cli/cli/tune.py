@@ -13,13 +13,15 @@ from rich.table import Table
 
 from ..errors import EvsError, one_line
 from .app import EXIT_FAILED, EXIT_OK, app, console, fail, resolve_preset
-from .refine import (
+from .options import (
     T2I,
     T2V,
     Compile,
     CompileCache,
     Devices,
     Dtype,
+    Flow,
+    FlowOpt,
     FromList,
     Inputs,
     Lora,
@@ -67,7 +69,6 @@ PreferOpt = Annotated[Prefer, Opt("--prefer", metavar="consistency|balanced|imag
 Reference = Annotated[Optional[Path], Opt("--reference", metavar="FOLDER", help=(
     "Clean versions of the inputs (matched by relative path or file name), for PSNR, SSIM and the sharpness "
     "gap to them on the imaging axis. Without: the sharpness gap to the input."))]
-Flow = Annotated[str, Opt("--flow", metavar="dis|farneback", help="Optical flow for warp error and flicker.")]
 Weighted = Annotated[bool, Opt("--weighted/--weight-free", help=(
     "Also score with VBench motion smoothness and subject consistency, DOVER and the aesthetic predictor "
     "where their weights are local (as `evs eval` finds them: $EVS_AMT, $EVS_DINO, $EVS_DOVER, "
@@ -98,7 +99,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
          sets: Sets = [], t2i: T2I = None, t2v: T2V = None, vae: Vae = None, loras: Lora = [],  # noqa: B006
          tokenizer: Tokenizer = None, seed: Seed = 0, seed_per_video: SeedPerVideo = Switch.ON, dtype: Dtype = None,
          compile_blocks: Compile = False, compile_cache: CompileCache = None, resize: Resize = None,
-         devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None, flow: Flow = "dis",
+         devices: Devices = None, ray: Ray = False, ray_address: RayAddress = None, flow: FlowOpt = Flow.DIS,
          weighted: Weighted = True, quiet: Quiet = False):
     """Find the T2V block's settings for your videos (see HELP for what `evs tune --help` says)."""
     from ..batch.options import Prompts, RunOptions, Seeds
@@ -109,8 +110,6 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
         fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
     if ray_address and not ray:
         fail("--ray-address needs --ray")
-    if flow not in ("dis", "farneback"):
-        fail(f"--flow must be dis or farneback, got {flow!r}")
     warn = (lambda m: None) if quiet else (lambda m: print(f"evs: warning: {one_line(m)}", file=sys.stderr))
     try:
         if ray:
@@ -125,7 +124,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
                          compile_cache=compile_cache)
         where = tuple(d.strip() for d in (devices or "").split(",") if d.strip())
         request = TuneRequest(tuple(named), run, out, tuple(listed), base, sample, tuple(grid), prefer.value,
-                              reference, flow, where, ray, ray_address, weighted)
+                              reference, flow.value, where, ray, ray_address, weighted)
         plan = make_plan(request, warn)
     except EvsError as e:
         fail(e)
@@ -133,11 +132,9 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
 
 
 def _run(plan, quiet: bool, warn) -> int:
-    from ..batch.planning.outputs import write_whole
-    from ..tune.choose import choose
-    from ..tune.measures import used
-    from ..tune.report import TABLE_NOTE, choice_line, draw_tradeoff, table_rows, tuned_yaml
-    from ..tune.run import PICTURE, TUNED, execute, results
+    from ..tune.finish import choose_and_write
+    from ..tune.report import TABLE_NOTE, choice_line, table_rows
+    from ..tune.run import TUNED, execute
     from .progress import interruptible, progress_bar
 
     req = plan.request
@@ -161,12 +158,14 @@ def _run(plan, quiet: bool, warn) -> int:
         print(f"evs: {len(outcome.failures)} of {len(plan.videos)} videos could not be tuned; {TUNED} not written "
               f"({kept})", file=sys.stderr)
         return EXIT_FAILED
-    per, inputs = results(plan)
-    measures = used([*inputs.values(), *(r for rows in per.values() for r in rows.values())])
-    choice = choose(per, inputs, "base", req.prefer, measures)
-    head, rows = table_rows(choice, inputs)
-    t = Table(*head, title=f"{len(inputs)} videos, means; measures: {', '.join(measures)}", title_justify="left",
-              caption=TABLE_NOTE, caption_justify="left")
+    try:
+        result = choose_and_write(plan)
+    except OSError as e:
+        fail(f"{req.out}: cannot write the results ({e.strerror or e})")
+    choice = result.choice
+    head, rows = table_rows(choice, result.inputs)
+    t = Table(*head, title=f"{len(result.inputs)} videos, means; measures: {', '.join(result.measures)}",
+              title_justify="left", caption=TABLE_NOTE, caption_justify="left")
     for r in rows:
         t.add_row(*r)
     console().print(t)
@@ -175,16 +174,6 @@ def _run(plan, quiet: bool, warn) -> int:
         saved = c["alone_t2i"] + c["alone_t2v"] - c["t2i"] - c["t2v"]
         say(f"model calls: T2I {c['t2i']}, T2V {c['t2v']}; one setting at a time would make T2I {c['alone_t2i']}, "
             f"T2V {c['alone_t2v']} ({saved} saved by sharing the stages before the block)")
-    chosen = next(s for s in plan.settings if s.label == choice.chosen.label)
-    videos = sorted(inputs)
-    text = tuned_yaml(choice, req.run.preset, chosen.preset, videos, ", ".join(req.inputs + req.listed))
-    try:
-        req.out.mkdir(parents=True, exist_ok=True)
-        write_whole(req.out / TUNED, lambda tmp: tmp.write_text(text))
-        write_whole(req.out / PICTURE, lambda tmp: draw_tradeoff(choice, tmp, f"evs tune: {req.run.preset.name} on "
-                                                                 f"{len(videos)} videos, --prefer {req.prefer}"))
-    except OSError as e:
-        fail(f"{req.out}: cannot write the results ({e.strerror or e})")
     print(choice_line(choice))
-    print(f"preset: {req.out / TUNED}; picture: {req.out / PICTURE}")
+    print(f"preset: {result.tuned}; picture: {result.picture}")
     return EXIT_OK

@@ -10,6 +10,7 @@
     choose.py    the points, the Pareto front and the rule that picks one
     records.py   tune.jsonl, one record per (video, setting), appended as each is scored, read back to resume
     report.py    the table, tuned.yaml and tradeoff.png
+    finish.py    the end of a tune: the choice over the scored pairs, tuned.yaml and tradeoff.png written whole
 
 Layer rule: imports `evs_cli.errors`, `evs_cli.engine`, `evs_cli.io`, `evs_cli.eval` and `evs_cli.batch`
 (options, settings fingerprints, atomic writes, devices, the dispatch seam and its backends); it starts no

@@ -164,3 +164,27 @@ def test_help_paragraphs_fill_their_lines_on_an_80_column_terminal(command):
     paragraphs = [p.splitlines() for p in re.split(r"\n\s*\n", text)[1:] if p.strip()]
     for lines in paragraphs:  # every line but a paragraph's last reaches near the edge
         assert all(len(line.rstrip()) > 60 for line in lines[:-1]), "\n".join(lines)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["refine", "x.mp4", "--dtype", "fp64"], "evs: error: Invalid value for '--dtype': Value error, 'fp64' is not one "
+                                             "of 'auto', 'bf16', 'fp16', 'fp32'."),
+    (["eval", "x.mp4", "--flow", "lk"], "evs: error: Invalid value for '--flow': Value error, 'lk' is not one of "
+                                        "'dis', 'farneback'."),
+    (["tune", "x.mp4", "--flow", "lk"], "evs: error: Invalid value for '--flow': Value error, 'lk' is not one of "
+                                        "'dis', 'farneback'."),
+])
+def test_fixed_choices_are_enums_that_name_every_choice(args, message):
+    r = evs(*args)
+    assert (r.returncode, r.stderr.strip()) == (2, message)
+
+
+def test_a_dtype_chosen_on_the_command_line_reaches_the_preset_as_its_plain_name(tmp_path):
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    r = evs("refine", src, "--preset", "toy", "--dtype", "fp32", "--dry-run", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    from evs_cli.cli.app import resolve_preset
+    from evs_cli.cli.options import DtypeName
+
+    p = resolve_preset("toy", [], None, None, None, DtypeName.BF16, None)
+    assert p.data["runtime"]["dtype"] == "bf16" and type(p.data["runtime"]["dtype"]) is str

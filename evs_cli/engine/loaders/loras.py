@@ -13,7 +13,6 @@ Specs are ``FILE`` or ``FILE:SCALE`` (scale 1 by default), checked before any mo
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
