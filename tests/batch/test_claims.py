@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from evs_cli.batch.worker import claims
+from evs_cli.batch.worker import claims, owners
 from evs_cli.batch.worker.claims import Claim, clear_dead_owner, start_time, this_process
 from evs_cli.errors import EvsError
 
@@ -169,14 +169,14 @@ def test_start_times_are_read_past_a_name_with_parentheses_and_a_zombie_has_none
     fields = ["S"] + [str(i) for i in range(1, 19)] + ["4242"]  # field 3 (state) .. field 22 (start time)
     stat = {"/proc/7/stat": "7 (we) (ird) " + " ".join(fields), "/proc/8/stat": "8 (z) Z " + " ".join(fields[1:]),
             "/proc/9/stat": "9 (x) X " + " ".join(fields[1:]), "/proc/10/stat": "10 (cut) S 1 2"}
-    monkeypatch.setattr(claims, "_read", stat.get)
+    monkeypatch.setattr(owners, "_read", stat.get)
     assert claims.start_time(7) == 4242
     assert claims.start_time(8) is None and claims.start_time(9) is None  # a zombie, a dead task
     assert claims.start_time(10) is None and claims.start_time(11) is None  # cut short; gone
 
 
 def test_this_process_knows_its_pid_namespace_and_boot(monkeypatch):
-    monkeypatch.setattr(claims, "_me", None)  # read anew, not the owner an earlier test made
+    monkeypatch.setattr(owners, "_me", None)  # read anew, not the owner an earlier test made
     me = this_process()
     assert me.pidns == os.readlink("/proc/self/ns/pid")
     assert me.boot == open("/proc/sys/kernel/random/boot_id").read().strip() and me.pid == os.getpid()

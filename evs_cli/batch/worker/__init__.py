@@ -5,5 +5,6 @@
     job.py         one video from file to file: claim, decode, refine, write, rename (VideoRefiner)
     work.py        one video's state (open, skipped, failed, done) and its log record, built once
     stream.py      read-ahead / write-behind around the device, used by every worker
-    claims.py      which run works on which output: owners known by boot, PID namespace and start time, leases
+    claims.py      which run works on which output: claim files, leases, take-overs, renewal
+    owners.py      who owns a claim (token, boot, PID namespace, PID, start time) and whether it lives here
 """
