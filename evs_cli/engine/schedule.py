@@ -104,16 +104,34 @@ def run_stage(x0: torch.Tensor, stage: Stage, model, noise: NoiseFn, index: int 
             z, report.inversion_calls = invert(x0, levels[0], model, extra_top_call=inj is not None)
             if inj:
                 state.mode, state.gamma = "inject", inj.gamma
-        for i, t in enumerate(levels):
-            out = model(z, t)
-            report.calls += 1
-            x0_hat, eps = split_prediction(out, z, grid.alpha(t), grid.prediction_type)
-            lcm = grid.sampler == "lcm"
-            if lcm:  # a consistency step: the boundary-conditioned x0, re-noised below with fresh noise
-                x0_hat = grid.consistency(x0_hat, z, t)
-            if i + 1 < len(levels):
-                z = to_level(x0_hat, noise(tuple(x0.shape)) if lcm else eps, grid.alpha(levels[i + 1]))  # or DDIM
+        x0_hat, report.calls = SAMPLERS[grid.sampler](z, levels, model, noise)
     return x0_hat, report
+
+
+def sample_ddim(z: torch.Tensor, levels: list[int], model, noise: NoiseFn):
+    """Deterministic DDIM (eta = 0; Euler's step on these grids) from level levels[0] down the given levels:
+    the clean estimate and the model calls made."""
+    grid = model.grid
+    for i, t in enumerate(levels):
+        x0_hat, eps = split_prediction(model(z, t), z, grid.alpha(t), grid.prediction_type)
+        if i + 1 < len(levels):
+            z = to_level(x0_hat, eps, grid.alpha(levels[i + 1]))
+    return x0_hat, len(levels)
+
+
+def sample_lcm(z: torch.Tensor, levels: list[int], model, noise: NoiseFn):
+    """LCM's multistep sampler: each call's boundary-conditioned clean estimate, re-noised with fresh noise to the
+    next level (consistency steps)."""
+    grid = model.grid
+    for i, t in enumerate(levels):
+        x0_hat, _ = split_prediction(model(z, t), z, grid.alpha(t), grid.prediction_type)
+        x0_hat = grid.consistency(x0_hat, z, t)
+        if i + 1 < len(levels):
+            z = to_level(x0_hat, noise(tuple(z.shape)), grid.alpha(levels[i + 1]))
+    return x0_hat, len(levels)
+
+
+SAMPLERS = {"ddim": sample_ddim, "lcm": sample_lcm}  # diffusion.Grid.sampler -> its loop
 
 
 def invert(x0: torch.Tensor, top: int, model, extra_top_call: bool = False, evaluate_at: str = "target"):
