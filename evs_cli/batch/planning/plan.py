@@ -124,10 +124,11 @@ def make_plan(request: Request, prompts_file: Path | None = None) -> Plan:
         raise EvsError(f"no video files found in {named(request.inputs + request.listed)}")
     settings = fingerprint(options)
     legacy = fingerprint(options, legacy=True)
-    decisions = [decide(j, options.output, settings, prompt_for(j, options.prompts), legacy) for j in jobs]
+    prompts = [prompt_for(j, options.prompts) for j in jobs]  # read once: a sidecar is a file per video
+    decisions = [decide(j, options.output, settings, p, legacy) for j, p in zip(jobs, prompts)]
     decisions = [_unless_stuck_before(j, d, options, settings) for j, d in zip(jobs, decisions)]
     notes += unknown_words_note(preset.t2i_model, preset.tokenizer,
-                                [prompt_for(j, options.prompts) for j, d in zip(jobs, decisions) if d.action is Action.REFINE])
+                                [p for p, d in zip(prompts, decisions) if d.action is Action.REFINE])
     return Plan(request, options, stages, grids, settings, legacy, jobs, decisions, notes, aliases)
 
 
