@@ -107,6 +107,16 @@ def fail(msg, code: int = EXIT_USAGE):
     raise typer.Exit(code)
 
 
+def stderr_lines(quiet: bool, prefix: str = ""):
+    """What a command says besides its results: `evs: <prefix><line>`, one line each, on stderr; nothing under
+    --quiet."""
+    from ..errors import one_line
+
+    if quiet:
+        return lambda line: None
+    return lambda line: print(f"evs: {prefix}{one_line(line)}", file=sys.stderr)
+
+
 def resolve_preset(preset: str, sets: list[str], t2i, t2v, tokenizer, dtype, resize, compile_blocks=False,
                    vae=None, loras=()):
     from ..engine.preset import load_preset, parse_override

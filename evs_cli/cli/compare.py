@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import EvsError
-from .app import EXIT_FAILED, app, fail
+from .app import EXIT_FAILED, app, fail, stderr_lines
 
 
 @app.command("compare", no_args_is_help=True, epilog=(
@@ -57,7 +57,7 @@ def compare_cmd(
     for out in (png, plot, mp4, html):
         if out is not None:
             _check_destination(out)
-    said = (lambda line: None) if quiet else (lambda line: print(f"evs: {line}", file=sys.stderr))
+    said = stderr_lines(quiet)
     if html:
         _write_page(videos, names, html, scores, prompts, said)
     if png or plot or mp4:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import EvsError
-from .app import EXIT_FAILED, EXIT_OK, app, console, fail
+from .app import EXIT_FAILED, EXIT_OK, app, console, fail, stderr_lines
 from .options import Flow, FlowOpt
 
 
@@ -53,7 +53,7 @@ def eval_cmd(
     warp_error and flicker: lower is more consistent; everything else: higher is better."""
     from ..eval.evaluate import summarize, write_csv, write_json
 
-    note = (lambda line: None) if quiet else (lambda line: print(f"evs: {line}", file=sys.stderr))
+    note = stderr_lines(quiet)
     try:
         rows, timing = _score(targets, reference, logs, flow.value, device, (amt, dino, ap_encoder, ap_head, dover), note)
     except EvsError as e:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import EvsError, one_line
-from .app import EXIT_FAILED, EXIT_OK, app, console, fail, resolve_preset
+from .app import EXIT_FAILED, EXIT_OK, app, console, fail, resolve_preset, stderr_lines
 from .options import (
     T2I,
     T2V,
@@ -110,7 +110,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
         fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
     if ray_address and not ray:
         fail("--ray-address needs --ray")
-    warn = (lambda m: None) if quiet else (lambda m: print(f"evs: warning: {one_line(m)}", file=sys.stderr))
+    warn = stderr_lines(quiet, "warning: ")
     try:
         if ray:
             from ..batch.dispatch.ray_connect import require_ray
@@ -138,7 +138,7 @@ def _run(plan, quiet: bool, warn) -> int:
     from .progress import interruptible, progress_bar
 
     req = plan.request
-    say = (lambda m: None) if quiet else (lambda m: print(f"evs: {one_line(m)}", file=sys.stderr))
+    say = stderr_lines(quiet)
     for note in plan.notes:
         say(f"note: {note}")
     done_before = len(plan.videos) * len(plan.settings) - plan.left
