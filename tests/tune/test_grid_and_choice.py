@@ -171,6 +171,11 @@ def test_two_settings_that_improve_on_the_input_alike_stay_close_and_a_grid_of_t
     c = choose(worse, inputs, "base", "balanced", MEASURES)
     assert c.ranges["consistency"] == (pytest.approx(math.log(0.6)), pytest.approx(math.log(1.2)))
     assert {p.label: p.consistency for p in c.points}["a"] == 0.0
+    # every setting worse than the input on an axis: the input is that axis's best end, no setting reaches 1
+    behind = _per_video({"base": (0.060, 21.0), "a": (0.080, 21.0)})
+    c = choose(behind, inputs, "base", "balanced", MEASURES)
+    assert c.ranges["consistency"] == (0.0, pytest.approx(math.log(1.6)))
+    assert {p.label: p.consistency for p in c.points}["base"] == pytest.approx(1 - math.log(1.2) / math.log(1.6))
 
 
 def test_a_setting_worse_than_the_input_on_most_videos_is_not_chosen_over_the_base():
