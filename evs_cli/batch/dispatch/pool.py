@@ -148,7 +148,7 @@ class LocalPool:
         self.device_of[name] = device
         self.inboxes[name] = self.ctx.Queue()
         self.procs[name] = self.ctx.Process(target=_worker, daemon=True, args=(
-            name, device, self.work, self.inboxes[name], self.events, self.threads))
+            name, device, self.work, self.inboxes[name], self.events, self.threads, os.getpid()))
         self.procs[name].start()
 
     def poll(self, timeout: float) -> list:
@@ -201,8 +201,8 @@ class LocalPool:
             self.inboxes[w].cancel_join_thread()  # a dead worker never reads its inbox: do not wait for it
 
 
-def _worker(name: str, device: str, work, inbox, events, threads: int) -> None:
-    _die_with_parent()
+def _worker(name: str, device: str, work, inbox, events, threads: int, parent: int) -> None:
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, interrupt_once)
     signal.signal(signal.SIGTERM, interrupt_once)
     try:
@@ -213,24 +213,38 @@ def _worker(name: str, device: str, work, inbox, events, threads: int) -> None:
             worker = work.load(device)
         except Exception as e:  # noqa: BLE001 - reported to the parent as this worker's fatal error
             events.put(Fatal(name, device, first_line(e)))
-            return
+            return  # the parent is alive to read it: its pipe is flushed by the normal exit
         events.put(Loaded(name, device, this_process().token, tuple(getattr(worker, "notes", ()))))
         stop = threading.Event()
         work.serve(worker, from_queue(inbox, stop), name, events.put, stop)
     except KeyboardInterrupt:
-        return  # the stream has released this worker's claims; the parent reports the interrupt once
+        pass  # the stream has released this worker's claims; the parent reports the interrupt once
+    _exit_if_orphaned(events, parent)
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this worker when the parent dies, even by kill -9, so no orphan keeps claims alive."""
-    if not sys.platform.startswith("linux"):
+def _exit_if_orphaned(events, parent: int) -> None:
+    """A worker whose parent is gone skips Python's and torch's teardown: on a busy machine it takes seconds
+    that nothing can cut short (no Python frame is left), and no one waits for this worker's last words (a
+    full pipe that no one reads would block the exit for ever). Its claims are released by now."""
+    if os.getppid() == parent:
         return
-    import ctypes
+    events.cancel_join_thread()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
-    PR_SET_PDEATHSIG = 1
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
+
+def _die_with_parent(parent: int, grace: float = 3.0) -> None:
+    """End this worker soon after its parent dies, even by kill -9, so that no orphan keeps claims alive and
+    a rerun finds every video free. A watcher sees the parent gone (the worker is adopted by init or a
+    subreaper), interrupts the worker as Ctrl-C would (it removes its temporary files and releases its
+    claims) and, if that clean-up has not ended `grace` seconds later, exits at once: what is left, a rerun
+    clears as after any kill -9. (Polling works everywhere; Linux's PR_SET_PDEATHSIG would not on macOS.)"""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
         os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, name="evs-parent-watch", daemon=True).start()
