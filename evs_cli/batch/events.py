@@ -1,5 +1,6 @@
 """What happens during a run, as small typed events: workers emit them, the dispatcher keeps its ledger by
-them, the reporter shows and logs them. Plain picklable data: they cross process queues and Ray."""
+them, the run's ledger keeps and logs what they end as, the reporter shows them. Plain picklable data: they
+cross process queues and Ray."""
 
 from __future__ import annotations
 

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import sys
 import time
-from enum import Enum
 
 from .dispatch.signals import interrupts_as_keyboard
 from .planning.plan import Plan
-
-
-class Outcome(Enum):
-    OK = "every selected video has its output"
-    FAILED = "some video failed"
-    HELD = "another live run holds some videos; none failed"
-    SETUP = "no worker could start"
-    INTERRUPTED = "interrupted"
-
+from .run_ledger import Outcome, RunLedger
 
 POLL = 1.0  # seconds between looks at the claims --wait waits for
 
@@ -34,6 +25,7 @@ def execute(plan: Plan) -> Outcome:
     from .planning.aliases import settle_aliases
     from .planning.outputs import check_writable, missing_folders, remove_empty
     from .report import Reporter
+    from .run_log import RunLog
 
     request, preset = plan.request, plan.options.preset
     ex = request.execution
@@ -46,66 +38,58 @@ def execute(plan: Plan) -> Outcome:
     if not request.quiet and (note := sampling_note(preset)):
         print(f"evs: warning: {note}", file=sys.stderr)
     wait = plan.options.limits.wait
-    reporter = Reporter(plan.jobs + [alias for alias, _ in plan.aliases], request.log, request.quiet, len(plan.stages))
-    reporter.record_plan(plan)  # before any model loads
+    jobs = plan.jobs + [alias for alias, _ in plan.aliases]
+    log = RunLog(request.log) if request.log else None  # a log that cannot be opened: before the display starts
+    ledger = RunLedger(jobs, Reporter(jobs, request.log, request.quiet, len(plan.stages)), log)
+    ledger.record_plan(plan)  # before any model loads
     todo = plan.todo
     made = missing_folders([job.output for job in plan.jobs])  # an interrupted run leaves no empty folder
     try:
         with interrupts_as_keyboard():
             while True:
                 if todo:
-                    _run(todo, plan, devices, reporter)
-                if not (wait and reporter.held):
+                    _run(todo, plan, devices, ledger)
+                if not (wait and ledger.held):
                     break
-                todo = _when_free(plan, reporter)
-            reporter.settle_held(plan)  # a video the other run finished meanwhile counts as skipped, not held
-            settle_aliases(plan, reporter.closed)  # other paths to a video: a link of its result each
+                todo = _when_free(plan, ledger)
+            ledger.settle_held(plan)  # a video the other run finished meanwhile counts as skipped, not held
+            settle_aliases(plan, ledger.closed)  # other paths to a video: a link of its result each
     except KeyboardInterrupt:
-        reporter.close()
+        ledger.close()
         return Outcome.INTERRUPTED
     except BaseException:  # a setup error (no actor could start): no summary of a run that did not happen
-        reporter.close(summary=bool(reporter.records))
+        ledger.close(summary=bool(ledger.records))
         raise
     finally:
         remove_empty(made)
-    counts = reporter.close()
-    return outcome(counts, bool(reporter.log_error), len(reporter.fatal), 0 if ex.ray else len(devices))
+    ledger.close()
+    return ledger.outcome(0 if ex.ray else len(devices))
 
 
-def outcome(counts: dict, log_failed: bool, fatal: int, local_devices: int) -> Outcome:
-    """What a finished run ends as: no local worker could start; some video failed (or its log could not be
-    written); another live run holds some; else every selected video has its output. `counts`: status -> n."""
-    if fatal and fatal == local_devices:  # on Ray (no local devices) actors that cannot start fail the run sooner
-        return Outcome.SETUP
-    if counts.get("failed") or log_failed:
-        return Outcome.FAILED
-    return Outcome.HELD if counts.get("held") else Outcome.OK
-
-
-def _run(todo: list, plan: Plan, devices: list[str], reporter) -> None:
+def _run(todo: list, plan: Plan, devices: list[str], ledger: RunLedger) -> None:
     from .worker.spec import RefineWork
 
     ex = plan.request.execution
-    reporter.loading(plan.options.preset, "the Ray cluster" if ex.ray else ", ".join(devices))
+    ledger.reporter.loading(plan.options.preset, "the Ray cluster" if ex.ray else ", ".join(devices))
     work = RefineWork(plan.options, tuple(todo))
     if ex.ray:
         from .dispatch.cluster import run_on_ray
 
-        run_on_ray(todo, work, reporter, ex.ray_address, ex.ray_workers)
+        run_on_ray(todo, work, ledger, ex.ray_address, ex.ray_workers)
     else:
         from .dispatch.pool import run_jobs
 
-        run_jobs(todo, devices, work, reporter)
+        run_jobs(todo, devices, work, ledger)
 
 
-def _when_free(plan: Plan, reporter) -> list:
+def _when_free(plan: Plan, ledger: RunLedger) -> list:
     """Wait until some held video's claim is free (or stale), judge those again, and return the ones to refine."""
     from .worker.claims import Claim
 
-    reporter.waiting(len(reporter.held))
+    ledger.reporter.waiting(len(ledger.held))
     while True:
-        free = [j for j in reporter.held if not Claim(j.output, plan.options.limits.lease).live_holder()]
+        free = [j for j in ledger.held if not Claim(j.output, plan.options.limits.lease).live_holder()]
         if free:
             break
         time.sleep(POLL)
-    return reporter.judge_again(free, plan)
+    return ledger.judge_again(free, plan)

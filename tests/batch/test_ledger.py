@@ -143,7 +143,7 @@ def test_dispatch_stops_a_worker_stuck_past_its_limit_and_grace_and_reports_the_
     backend = Scripted([[Loaded("a", "cpu")], at(0.0, Started("a", 0, left=10.0)), at(15.0), at(15.5),
                         at(16.0, Died("a", "worker a", "killed")), [Loaded("b", "cpu")], _finish_given("b")])
     backend.killed = []
-    backend.kill = lambda worker: backend.killed.append((worker, now[0]))
+    backend.kill = lambda worker, index: backend.killed.append((worker, now[0]))
     seen = []
     dispatch(backend, _jobs(2), seen.append)
     failed = [e for e in seen if isinstance(e, Finished) and e.record["status"] == "failed"]

@@ -1,14 +1,21 @@
-"""The local pool's workers against their parent's death: a kill -9 of `evs` must not leave an orphan
-holding claims, even one whose clean-up hangs."""
+"""Local workers (batch/dispatch/pool.py): against their parent's death (a kill -9 of `evs` must not leave an
+orphan holding claims, even one whose clean-up hangs), and the one-device run in this process, on the seam."""
 
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from evs_cli.batch.dispatch import pool
+from evs_cli.batch.dispatch.pool import run_jobs
+from evs_cli.batch.events import Finished, Loaded, Started, Taken
+from evs_cli.batch.planning.outputs import Job
 
 WORKER = """
 import os, signal, sys, time
@@ -95,3 +102,68 @@ def test_an_orphaned_worker_exits_without_the_teardown_that_takes_seconds_on_a_b
     parent.wait()
     assert _wait_for(lambda: not _alive(worker), 15)
     assert said.read_text().splitlines() == ["parent alive: a normal exit", "not waiting for the pipe"]
+
+
+class _Work:
+    """A work whose worker says what `script` gives for each video (no model): the in-process backend's input."""
+
+    read_limit = None
+    capacity = 1
+
+    def __init__(self, jobs, script):
+        self.items, self.script, self.stuck = tuple(jobs), script, []
+
+    def load(self, device):
+        return SimpleNamespace(notes=("loaded on " + device,))
+
+    def serve(self, worker, items, name, emit, stop=None):
+        for i, job in items:
+            for event in self.script(name, i, job):
+                emit(event)
+
+    def on_stuck(self, index):
+        self.stuck.append(index)
+
+
+def _jobs(n):
+    return [Job(Path(f"in/v{i}.mp4"), Path(f"v{i}.mp4"), Path(f"out/v{i}.mp4")) for i in range(n)]
+
+
+def test_a_one_device_run_goes_through_the_seam_one_record_each_as_the_user_named_them():
+    jobs = _jobs(2)
+
+    def script(name, i, job):
+        rec = {"input": "resolved/elsewhere", "output": "x", "status": "ok"}
+        return [Taken(name, i), Started(name, i, 30.0), Finished(name, i, rec), Finished(name, i, rec)]
+
+    seen = []
+    run_jobs(jobs, ["cpu"], _Work(jobs, script), seen.append)
+    assert seen[0] == Loaded("0", "cpu", notes=("loaded on cpu",))
+    finished = [e for e in seen if isinstance(e, Finished)]
+    assert [(e.index, e.record["input"], e.record["output"]) for e in finished] == [
+        (0, "in/v0.mp4", "out/v0.mp4"), (1, "in/v1.mp4", "out/v1.mp4")]  # a late second Finished is dropped
+    assert [type(e).__name__ for e in seen].count("Taken") == 2
+
+
+def test_a_one_device_run_fails_a_video_stuck_past_its_limit_and_grace_marks_it_and_ends(monkeypatch, capsys):
+    monkeypatch.setenv("EVS_TIMEOUT_GRACE", "0.5")
+    jobs = _jobs(2)
+    ended = threading.Event()
+    monkeypatch.setattr(pool.os, "_exit", lambda code: (seen.append(("exit", code)), ended.set()))
+    monkeypatch.setattr(pool, "shutdown_claims", lambda: seen.append("claims released"))
+
+    def script(name, i, job):
+        yield Taken(name, i)
+        yield Started(name, i, 0.2)  # 0.2 s left, and 0.5 s of grace: killed after 0.7 s, at the watchdog's next look
+        ended.wait(20)  # stuck inside one step
+
+    seen = []
+    work = _Work(jobs, script)
+    started = time.monotonic()
+    run_jobs(jobs[:1], ["cpu"], work, seen.append)
+    assert 0.7 < time.monotonic() - started < 10
+    failed = [e for e in seen if isinstance(e, Finished)]
+    assert len(failed) == 1 and failed[0].record["status"] == "failed"
+    assert failed[0].record["error"] == "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped"
+    assert work.stuck == [0] and seen[-2:] == ["claims released", ("exit", 1)]
+    assert "evs: error: the run stops here (this process cannot stop a stuck step)" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""A worker as a Ray actor, for any work (workers.py): loaded once, it serves what the driver gives it (refine:
+"""A worker as a Ray actor, for any work (worker/spec.py): loaded once, it serves what the driver gives it (refine:
 streaming videos, as a local worker does) in a thread of its own, and hands its events to the driver when
 asked."""
 

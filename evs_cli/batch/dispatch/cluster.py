@@ -37,7 +37,7 @@ def start_timeout() -> float:
 
 def run_on_ray(jobs: list[Job], work, on_event: Callable, address: str | None = None,
                workers: int | None = None) -> None:
-    """Run every job on the cluster as `work` says (workers.py); the same events as pool.run_jobs, from actors
+    """Run every job on the cluster as `work` says (worker/spec.py); the same events as pool.run_jobs, from actors
     named ray-0, ray-1, ..."""
     ray = require_ray()
     with interrupts_as_keyboard():
@@ -150,7 +150,7 @@ class RayActors:
     def give(self, worker: str, index: int) -> None:
         self.actors[worker].handle.give.remote(index, self.work.items[index])
 
-    def kill(self, worker: str) -> None:
+    def kill(self, worker: str, index: int) -> None:
         self.ray.kill(self.actors[worker].handle, no_restart=True)
 
     def lost(self, worker: str, held: list[int], work_left: bool) -> None:

@@ -1,6 +1,6 @@
-"""Local workers, one per device (`--devices`), for any work (workers.py: refine's, tune's). With one device the
-work runs in this process; with several, each worker is a spawned process that loads the models once, behind
-the dispatcher's seam (dispatch.py).
+"""Local workers, one per device (`--devices`), for any work (worker/spec.py: refine's; tune/work.py: tune's).
+With one device the work runs in this process (InProcess); with several, each worker is a spawned process that
+loads the models once (LocalPool). Both are backends of the dispatcher's seam (seam.py).
 A failing video never stops its worker; a worker that dies fails the videos it held. On Ctrl-C (or SIGTERM)
 every worker is interrupted so that it removes its temporary files and claims before exiting.
 """
@@ -17,14 +17,12 @@ import time
 from typing import Callable
 
 from ...errors import EvsError, first_line
-from ..events import Died, Fatal, Finished, Loaded
+from ..events import Died, Fatal, Loaded
 from ..planning.outputs import Job
-from ..planning.timeouts import grace
 from ..worker.claims import clear_dead_owner, this_process
 from ..worker.claims import shutdown as shutdown_claims
 from ..worker.stream import from_queue
-from .ledger import Ledger
-from .seam import dispatch
+from .seam import Seam, dispatch
 from .signals import interrupt_once, interrupts_as_keyboard
 
 
@@ -65,7 +63,7 @@ def threads_per_worker(n: int) -> int:
 
 
 def run_jobs(jobs: list[Job], devices: list[str], work, on_event: Callable) -> None:
-    """Run every job on these devices, as `work` says (workers.py: its items are what a worker is handed, by
+    """Run every job on these devices, as `work` says (worker/spec.py: its items are what a worker is handed, by
     the job's index); `on_event` gets the events of events.py.
 
     SIGTERM (timeout, SLURM, systemd) is handled as Ctrl-C: KeyboardInterrupt, after every temporary file
@@ -77,50 +75,47 @@ def run_jobs(jobs: list[Job], devices: list[str], work, on_event: Callable) -> N
             dispatch(LocalPool(devices, work, jobs), jobs, on_event)
 
 
-def _run_here(jobs, device, work, on_event) -> None:
+def _run_here(jobs: list[Job], device: str, work, on_event: Callable) -> None:
     import torch
 
     torch.set_num_threads(threads_per_worker(1))
-    watched = _Watchdog(jobs, work, on_event)
+    here = InProcess(work, jobs)
+    seam = Seam(jobs, here, on_event)
+    threading.Thread(target=here.watch, args=(seam,), name="evs-watchdog", daemon=True).start()
     worker = work.load(device)
-    on_event(Loaded("0", device, notes=tuple(getattr(worker, "notes", ()))))
-    work.serve(worker, enumerate(work.items), "0", watched)
+    seam.apply(Loaded("0", device, notes=tuple(getattr(worker, "notes", ()))))
+    given = seam.ledger.hand_out()  # every video, to the one worker; each one's clock starts when it is taken
+    work.serve(worker, ((i, work.items[i]) for _, i in given), "0", seam.apply)
 
 
-class _Watchdog:
-    """A run in this process has nobody to kill its worker when a video is stuck inside one step (C code that
-    never returns). Past that video's limit and the grace, this thread fails it, releases every claim and
-    temporary file, has the work mark the video as stuck (refine: timeouts.mark_timed_out) and ends the run with
-    exit 1, so that the rerun fails that video at once and finishes the other videos."""
+class InProcess:
+    """The one-device run's backend: its worker runs in this process, on the main thread, so that Ctrl-C reaches
+    it between two steps. Nobody can kill that worker when a video is stuck inside one step (C code that never
+    returns): past that video's limit and the grace, the watchdog fails it, releases every claim and temporary
+    file, has the work mark the video as stuck (refine: timeouts.mark_timed_out) and ends the run with exit 1, so
+    that the rerun fails that video at once and finishes the other videos."""
 
-    def __init__(self, jobs: list[Job], work, on_event: Callable):
-        self.work, self.limit, self.on_event = work, work.read_limit, on_event
-        self.ledger = Ledger(jobs, len(jobs))
-        self.ledger.join("0")
-        self.ledger.hand_out()
-        self.lock = threading.Lock()
-        threading.Thread(target=self._watch, name="evs-watchdog", daemon=True).start()
+    max_deaths = 1
 
-    def __call__(self, event) -> None:
-        with self.lock:
-            self.ledger.timing(event, time.monotonic(), self.limit)
-            if isinstance(event, Finished):
-                self.ledger.finished.add(event.index)
-        self.on_event(event)
+    def __init__(self, work, jobs: list[Job]):
+        self.work, self.read_limit = work, work.read_limit
+        self.capacity = max(1, len(jobs))
 
-    def _watch(self) -> None:
+    def watch(self, seam: Seam) -> None:
         while True:
             time.sleep(1.0)
-            with self.lock:
-                stuck = self.ledger.overdue(time.monotonic(), grace())
-            if stuck:
-                _, index, record = stuck[0]
-                self.on_event(Finished("0", index, record))
-                self.work.on_stuck(index)
-                print("evs: error: the run stops here (this process cannot stop a stuck step); rerun to finish "
-                      "the other videos (the rerun fails this one at once)", file=sys.stderr, flush=True)
-                shutdown_claims()
-                os._exit(1)
+            for worker, index in seam.overdue():
+                self.kill(worker, index)
+
+    def kill(self, worker: str, index: int) -> None:
+        self.work.on_stuck(index)
+        print("evs: error: the run stops here (this process cannot stop a stuck step); rerun to finish "
+              "the other videos (the rerun fails this one at once)", file=sys.stderr, flush=True)
+        shutdown_claims()
+        os._exit(1)
+
+    def lost(self, worker: str, held: list[int], work_left: bool) -> None:
+        raise AssertionError("a worker in this process does not die apart from it")
 
 
 class LocalPool:
@@ -169,7 +164,7 @@ class LocalPool:
     def give(self, worker: str, index: int) -> None:
         self.inboxes[worker].put((index, self.work.items[index]))
 
-    def kill(self, worker: str) -> None:
+    def kill(self, worker: str, index: int) -> None:
         self.killed.add(worker)
         if self.procs[worker].is_alive():
             os.kill(self.procs[worker].pid, signal.SIGKILL)

@@ -1,5 +1,5 @@
 """What a worker does with the videos it is given, apart from where it runs: the other half of the dispatch
-seam (dispatch.py). A work is plain picklable data (it crosses to spawned processes and Ray actors):
+seam (dispatch/seam.py). A work is plain picklable data (it crosses to spawned processes and Ray actors):
 
 - `items`: what a worker is handed for each job, by the job's index;
 - `load(device)`: the worker, built once where it runs (its models loaded); its `notes`, if any, are said once;
@@ -8,7 +8,8 @@ seam (dispatch.py). A work is plain picklable data (it crosses to spawned proces
 - `on_stuck(index)`: what a run in one process leaves behind when it must stop at a stuck video;
 - `for_cluster()`: the same work with every path absolute (actors run elsewhere).
 
-Every worker loads its models with model_set.load_model_set. `refine` gives RefineWork; `evs tune` gives tune.work.TuneWork; both run on the same backends (pool.py, cluster.py).
+Every worker loads its models with model_set.load_model_set. `refine` gives RefineWork; `evs tune` gives
+tune.work.TuneWork; both run on the same backends (pool.py, cluster.py).
 """
 
 from __future__ import annotations
