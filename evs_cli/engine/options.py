@@ -34,9 +34,11 @@ VAE_LAYOUTS = ("auto", "channels_last", "contiguous")
 ATTENTION = ("auto", "flash", "cudnn", "efficient", "math")
 
 
+# What a weights file ends in: LoRAs, single-file checkpoints and VAEs (loaders/sources.py).
+WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
 # LoRA specs (t2i.loras, t2v.loras, --lora): FILE or FILE:SCALE, parsed here so a preset checks them without
 # loading anything (loras.py loads them).
-SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 
 
 def parse_spec(spec) -> tuple[str, float]:
@@ -51,7 +53,7 @@ def parse_spec(spec) -> tuple[str, float]:
     try:
         value = float(scale)
     except ValueError:
-        if not path.lower().endswith(SUFFIXES):
+        if not path.lower().endswith(WEIGHT_SUFFIXES):
             return spec, 1.0  # 'C:weights.safetensors', 'take:2.safetensors': a colon in the name
         raise ConfigError(f"LoRA {spec!r}: the scale {scale!r} is not a number (FILE:SCALE, e.g. "
                           f"{path}:0.8)") from None

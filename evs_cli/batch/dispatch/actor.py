@@ -37,7 +37,7 @@ class EvsActor:
 
     def identity(self) -> dict:
         return {"pid": os.getpid(), "host": socket.gethostname(), "node": self.node, "device": self.device,
-                "error": self.error, "owner": this_process().token, "notes": list(getattr(self.worker, "notes", ()))}
+                "error": self.error, "owner": this_process().token, "notes": list(self.worker.notes) if self.worker else []}
 
     def shutdown(self) -> None:
         """Release every claim and temporary file this actor holds, take none after, and exit: called by an

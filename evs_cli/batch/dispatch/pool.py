@@ -83,7 +83,7 @@ def _run_here(jobs: list[Job], device: str, work, on_event: Callable) -> None:
     seam = Seam(jobs, here, on_event)
     threading.Thread(target=here.watch, args=(seam,), name="evs-watchdog", daemon=True).start()
     worker = work.load(device)
-    seam.apply(Loaded("0", device, notes=tuple(getattr(worker, "notes", ()))))
+    seam.apply(Loaded("0", device, notes=tuple(worker.notes)))
     given = seam.ledger.hand_out()  # every video, to the one worker; each one's clock starts when it is taken
     work.serve(worker, ((i, work.items[i]) for _, i in given), "0", seam.apply)
 
@@ -209,7 +209,7 @@ def _worker(name: str, device: str, work, inbox, events, threads: int, parent: i
         except Exception as e:  # noqa: BLE001 - reported to the parent as this worker's fatal error
             events.put(Fatal(name, device, first_line(e)))
             return  # the parent is alive to read it: its pipe is flushed by the normal exit
-        events.put(Loaded(name, device, this_process().token, tuple(getattr(worker, "notes", ()))))
+        events.put(Loaded(name, device, this_process().token, tuple(worker.notes)))
         stop = threading.Event()
         work.serve(worker, from_queue(inbox, stop), name, events.put, stop)
     except KeyboardInterrupt:

@@ -29,6 +29,8 @@ from .work import Refined, Source, State, VideoWork
 
 
 class VideoRefiner:
+    notes: tuple[str, ...] = ()  # what a worker says once it is loaded (spec.py): a refiner has nothing to add
+
     def __init__(self, options: RunOptions, device: str):
         from ...engine.pipeline import Engine
         from .model_set import load_model_set

@@ -2,7 +2,7 @@
 seam (dispatch/seam.py). A work is plain picklable data (it crosses to spawned processes and Ray actors):
 
 - `items`: what a worker is handed for each job, by the job's index;
-- `load(device)`: the worker, built once where it runs (its models loaded); its `notes`, if any, are said once;
+- `load(device)`: the worker, built once where it runs (its models loaded); its `notes` are said once;
 - `serve(worker, items, name, emit, stop)`: each (index, item) turned into events (events.py), one Finished each;
 - `capacity`, `read_limit`: videos a worker holds at once, and the seconds one may take to be read;
 - `on_stuck(index)`: what a run in one process leaves behind when it must stop at a stuck video;

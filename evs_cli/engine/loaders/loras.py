@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from ...errors import EvsError, first_line
-from ..options import SUFFIXES, parse_spec  # noqa: F401 - parse_spec is read from here too
+from ..options import WEIGHT_SUFFIXES, parse_spec  # noqa: F401 - parse_spec is read from here too
 
 _DOWN = re.compile(r"(lora_A|lora[._]down)\.weight$")  # a layer's first matrix, in PEFT's and older namings
 
@@ -29,8 +29,8 @@ def check_lora_files(specs: list) -> None:
         p = Path(path).expanduser()
         if not p.is_file():
             raise EvsError(f"LoRA {path!r} not found: no such file")
-        if p.suffix not in SUFFIXES:
-            raise EvsError(f"LoRA {path!r}: a LoRA file must end in {', '.join(SUFFIXES)}")
+        if p.suffix not in WEIGHT_SUFFIXES:
+            raise EvsError(f"LoRA {path!r}: a LoRA file must end in {', '.join(WEIGHT_SUFFIXES)}")
 
 
 class Loras:

@@ -15,11 +15,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ...errors import EvsError, EvsErrors, first_line, read_text
+from ..options import WEIGHT_SUFFIXES
 
 SD15_CONFIG = Path(__file__).parent.parent / "configs" / "sd15"  # engine/configs: SD1.5's own, shipped
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # evs_cli/, where "evs:" sources live
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(:[\w./-]+)?$")
-CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 PACKAGE_PREFIX = "evs:"  # models shipped inside the package, e.g. evs:toy/models/t2i
 
 
@@ -68,7 +68,7 @@ def check_t2i_source(source: str) -> str:
     kind = source_kind(source)
     if kind == "missing":
         raise EvsError(f"T2I model {source!r} not found: no such file or folder, and not a hub id (owner/name)")
-    if kind == "file" and not source.endswith(CHECKPOINT_SUFFIXES):
+    if kind == "file" and not source.endswith(WEIGHT_SUFFIXES):
         raise EvsError(f"T2I model {source!r}: a single-file checkpoint must end in .safetensors or .ckpt")
     if kind == "folder":
         for sub in ("unet", "vae", "text_encoder", "scheduler"):
@@ -97,8 +97,8 @@ def check_vae_source(source: str) -> str:
     kind = source_kind(source)
     if kind == "missing":
         raise EvsError(f"VAE {source!r} not found: no such file or folder, and not a hub id (owner/name)")
-    if kind == "file" and not source.endswith(CHECKPOINT_SUFFIXES):
-        raise EvsError(f"VAE {source!r}: a single-file VAE must end in {', '.join(CHECKPOINT_SUFFIXES)}")
+    if kind == "file" and not source.endswith(WEIGHT_SUFFIXES):
+        raise EvsError(f"VAE {source!r}: a single-file VAE must end in {', '.join(WEIGHT_SUFFIXES)}")
     if kind == "folder" and not any((Path(source) / sub / "config.json").is_file() for sub in ("", "vae")):
         raise EvsError(f"VAE {source!r}: not a diffusers VAE folder (no config.json, nor vae/config.json)")
     what = _what_vae_source_is(Path(source), kind)
