@@ -52,6 +52,7 @@ def _wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
+@pytest.mark.timeout(120)  # two Pythons start, and the grace is waited for (mutation testing's default is 8 s)
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_a_worker_outlives_no_parent_and_its_hung_clean_up_gets_its_grace_and_no_more(tmp_path):
     said = tmp_path / "worker.out"
@@ -92,6 +93,7 @@ print("orphan: still here", flush=True)
 """
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_an_orphaned_worker_exits_without_the_teardown_that_takes_seconds_on_a_busy_machine(tmp_path):
     said = tmp_path / "worker.out"
