@@ -205,3 +205,11 @@ def make_rotated_clip(path: Path, frames: int = 8) -> Path:
     struct.pack_into(">9i", data, matrix, 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
     path.write_bytes(bytes(data))
     return path
+
+
+def record_of(fields: dict):
+    """A video's record (batch/record.py) from the fields of its log line: the tests' shorthand."""
+    from evs_cli.batch.record import VideoRecord
+
+    f = dict(fields)
+    return VideoRecord(f.pop("input", ""), f.pop("output", ""), f.pop("status"), **f)

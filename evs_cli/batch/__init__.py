@@ -1,6 +1,7 @@
 """Many videos, safely: a run planned once, then dispatched to local workers or to Ray actors.
 
     events.py      what happens during a run, as typed events (workers -> dispatcher -> run ledger): the ground floor
+    record.py      a video's log record as one typed object (VideoRecord), from its maker to the log line
     options.py     what a run was asked to do, grouped by concern (RunOptions, Request)
     run.py         execute a plan: pre-flight checks, the backend, each --wait round
     run_ledger.py  what each selected video ended as: the run's one state, its records, and the outcome (exit code)

@@ -5,6 +5,11 @@ cross process queues and Ray."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..engine.schedule import StageReport
+    from .record import VideoRecord
 
 
 @dataclass(frozen=True)
@@ -53,15 +58,17 @@ class Started:
 
 @dataclass(frozen=True)
 class StageDone:
+    """One stage of a video is done on the device."""
+
     worker: str
     index: int
-    stage: dict  # engine.schedule.StageReport.as_dict()
+    stage: StageReport
 
 
 @dataclass(frozen=True)
 class Result:
-    """Part of a video's result, handed back before it finishes (tune: one setting's scores), so that an
-    interrupted run keeps it."""
+    """Part of a video's result, handed back before it finishes (tune: one setting's scores, its own record
+    in tune.jsonl), so that an interrupted run keeps it."""
 
     worker: str
     index: int
@@ -74,7 +81,7 @@ class Finished:
 
     worker: str
     index: int
-    record: dict
+    record: VideoRecord
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class Reporter:
             self.progress.reset(self.workers[event.worker], total=self.n_stages,
                                 description=f"  {event.worker}: {one_line(indexed[event.index].input.name)}")
         elif isinstance(event, StageDone) and self.progress and event.worker in self.workers:
-            self.progress.update(self.workers[event.worker], completed=event.stage["index"] + 1)
+            self.progress.update(self.workers[event.worker], completed=event.stage.index + 1)
             # the overall bar moves with each stage (writing is the last share), so its time left moves too
             share = 1 / (self.n_stages + 1)
             self._shown[event.index] = self._shown.get(event.index, 0.0) + share

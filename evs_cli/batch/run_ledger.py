@@ -13,6 +13,7 @@ from collections import Counter
 from enum import Enum
 
 from .events import Fatal, Finished
+from .record import VideoRecord
 from .run_log import RunLog, now, run_fields
 
 
@@ -43,7 +44,7 @@ class RunLedger:
         self.run_fields = run_fields()  # evs version, run id, command line: in every record of this run
         self.records: list[dict] = []
         self.held: list = []  # jobs another live run held: not done with until judged again (or the run closes)
-        self._held_records: dict[int, dict] = {}  # id(job) -> its "held" record
+        self._held_records: dict[int, VideoRecord] = {}  # id(job) -> its "held" record
         self.fatal: list[str] = []
         self.indexed: list = jobs  # what the events' index refers to: the videos of the running round
 
@@ -64,7 +65,7 @@ class RunLedger:
             self.fatal.append(f"worker {event.worker} ({event.device}): {event.error}")
         if not isinstance(event, Finished):
             self.reporter.show(event, self.indexed)
-        elif event.record["status"] == "held":
+        elif event.record.status == "held":
             job = self.indexed[event.index]
             self.held.append(job)
             self._held_records[id(job)] = event.record
@@ -72,7 +73,7 @@ class RunLedger:
         else:
             self._close(event.record, index=event.index)
 
-    def closed(self, rec: dict) -> None:
+    def closed(self, rec: VideoRecord) -> None:
         """The record of a video no worker saw (an alias linked after its video)."""
         self._close(rec, counted=False)
 
@@ -118,13 +119,13 @@ class RunLedger:
         return outcome(Counter(r["status"] for r in self.records), bool(self.log_error), len(self.fatal),
                        local_devices)
 
-    def _forget_held(self, job) -> dict:
+    def _forget_held(self, job) -> VideoRecord:
         self.held.remove(job)
         return self._held_records.pop(id(job))
 
-    def _close(self, rec: dict, counted: bool = True, index: int | None = None) -> None:
+    def _close(self, record: VideoRecord, counted: bool = True, index: int | None = None) -> None:
         """`counted`: a video given to a worker this run (the display's n/N counts these); `index`: its event's."""
-        rec = {**self.run_fields, **rec, "finished": now()}
+        rec = {**self.run_fields, **record.as_dict(), "finished": now()}
         self.records.append(rec)
         if self.log is not None and (error := self.log.write(rec)):
             self.reporter.error(error)

@@ -156,13 +156,14 @@ def execute(plan: TunePlan, progress=lambda done, total, what=None: None) -> Out
     return outcome
 
 
-def _count(record: dict, task, outcome: Outcome) -> None:
-    """A video's Finished record: its model calls, or its failure as one line that names it."""
-    if record["status"] == "ok":
+def _count(record, task, outcome: Outcome) -> None:
+    """A video's Finished record (batch.record.VideoRecord): its model calls, or its failure as one line that
+    names it."""
+    if record.status == "ok":
         for k in outcome.calls:
-            outcome.calls[k] += record["calls"][k]
+            outcome.calls[k] += record.calls[k]
         return
-    error = record.get("error", "failed")
+    error = record.error if isinstance(record.error, str) else "failed"
     outcome.failures.append(error if error.startswith(str(task.input)) else f"{task.input}: {error}")
 
 

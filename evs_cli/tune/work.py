@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..batch.events import Finished, Result, Started, Taken
+from ..batch.record import VideoRecord
 from ..batch.worker.spec import absolute_models
 from .worker import TuneOptions, TuneWorker, VideoTask, run_safely
 
@@ -28,8 +29,9 @@ class TuneWork:
             emit(Taken(name, index))
             emit(Started(name, index))
             calls, error = run_safely(worker, task, lambda rec, i=index: emit(Result(name, i, rec)))
-            emit(Finished(name, index, {"status": "failed", "error": error} if error else {"status": "ok",
-                                                                                        "calls": calls}))
+            # the dispatcher's ledger sets input and output as the tune's job names them (its output: tune.jsonl)
+            rec = VideoRecord(str(task.input), "", "failed" if error else "ok", worker=name)
+            emit(Finished(name, index, rec.set(error=error) if error else rec.set(calls=calls)))
 
     def on_stuck(self, index: int) -> None:
         pass  # no limit, so never stuck past one

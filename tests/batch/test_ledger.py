@@ -9,6 +9,7 @@ from evs_cli.batch.dispatch.ledger import Ledger
 from evs_cli.batch.dispatch.seam import dispatch
 from evs_cli.batch.events import Died, Finished, Loaded, Read, Started, Taken
 from evs_cli.batch.planning.outputs import Job
+from helpers import record_of
 
 
 def _jobs(n):
@@ -21,7 +22,7 @@ def test_videos_are_handed_out_up_to_each_workers_capacity_in_order():
     assert ledger.hand_out() == [("a", 0), ("a", 1)]
     ledger.join("b")
     assert ledger.hand_out() == [("b", 2), ("b", 3)] and ledger.hand_out() == []
-    assert ledger.finish(1, {"status": "ok"})["output"] == "out/v1.mp4"
+    assert ledger.finish(1, record_of({"status": "ok"})).output == "out/v1.mp4"
     assert ledger.hand_out() == [("a", 4)] and ledger.busy and not ledger.done
 
 
@@ -33,15 +34,15 @@ def test_a_worker_dying_with_three_videos_retries_each_once_then_fails_it_once()
     assert held == [0, 1, 2] and failed == [] and list(ledger.waiting) == [0, 1, 2, 3]  # back at the front
     ledger.join("b")
     assert [i for _, i in ledger.hand_out()] == [0, 1, 2]
-    assert ledger.finish(1, {"status": "ok", "input": "/abs/in/v1.mp4"}) == {
-        "status": "ok", "input": "in/v1.mp4", "output": "out/v1.mp4", "retried": 1,
+    assert ledger.finish(1, record_of({"status": "ok", "input": "/abs/in/v1.mp4"})).as_dict() == {
+        "status": "ok", "input": "in/v1.mp4", "output": "out/v1.mp4", "worker": "-", "retried": 1,
         "retry_reasons": ["actor a on n1 died: killed"]}
     held, failed = ledger.died("b", "actor b on n2", "out of memory")
     assert held == [0, 2] and [i for i, _ in failed] == [0, 2]  # each failed exactly once, on its 2nd death
-    assert failed[0][1]["status"] == "failed" and failed[0][1]["error"] == (
+    assert failed[0][1].as_dict()["status"] == "failed" and failed[0][1].as_dict()["error"] == (
         "in/v0.mp4: 2 workers died while refining it (last: actor b on n2: out of memory)")
-    assert failed[0][1]["retry_reasons"] == ["actor a on n1 died: killed", "actor b on n2 died: out of memory"]
-    assert ledger.finish(0, {"status": "ok"}) is None  # a late event for a failed video is not a second end
+    assert failed[0][1].as_dict()["retry_reasons"] == ["actor a on n1 died: killed", "actor b on n2 died: out of memory"]
+    assert ledger.finish(0, record_of({"status": "ok"})) is None  # a late event for a failed video is not a second end
     assert ledger.finished == {0, 1, 2} and list(ledger.waiting) == [3]
 
 
@@ -49,11 +50,11 @@ def test_without_retries_a_dead_workers_videos_fail_with_its_exit():
     ledger = Ledger(_jobs(3), capacity=3, max_deaths=1)
     ledger.join("1")
     ledger.hand_out()
-    ledger.finish(2, {"status": "ok"})
+    ledger.finish(2, record_of({"status": "ok"}))
     held, failed = ledger.died("1", "worker 1", "exit code -9")
-    assert held == [0, 1] and [r["error"] for _, r in failed] == [
+    assert held == [0, 1] and [r.error for _, r in failed] == [
         "in/v0.mp4: worker 1 died (exit code -9)", "in/v1.mp4: worker 1 died (exit code -9)"]
-    assert "retried" not in failed[0][1] and ledger.done
+    assert "retried" not in failed[0][1].as_dict() and ledger.done
 
 
 class Scripted:
@@ -89,7 +90,7 @@ class Scripted:
 
 def _finish_given(worker):
     def play(backend):
-        return [Finished(worker, i, {"status": "ok", "worker": worker}) for w, i in backend.given if w == worker]
+        return [Finished(worker, i, record_of({"status": "ok", "worker": worker})) for w, i in backend.given if w == worker]
     return play
 
 
@@ -99,17 +100,17 @@ def test_dispatch_reports_each_video_once_across_a_death_and_a_replacement():
     seen = []
     dispatch(backend, _jobs(4), seen.append)
     done = [e for e in seen if isinstance(e, Finished)]
-    assert sorted(e.index for e in done) == [0, 1, 2, 3] and all(e.record["status"] == "ok" for e in done)
+    assert sorted(e.index for e in done) == [0, 1, 2, 3] and all(e.record.as_dict()["status"] == "ok" for e in done)
     assert backend.lost_calls == [("a", [0, 1, 2], True)]
-    assert [r for r in (e.record for e in done) if r.get("retried")] and backend.closed
+    assert [r for r in (e.record.as_dict() for e in done) if r.get("retried")] and backend.closed
     assert [e for e in seen if isinstance(e, Died)] == []  # deaths are the ledger's business, not the reporter's
 
 
 def test_dispatch_fails_what_is_left_once_no_worker_can_go_on():
-    backend = Scripted([[Loaded("a", "cpu")], [Finished("a", 0, {"status": "ok"})]])
+    backend = Scripted([[Loaded("a", "cpu")], [Finished("a", 0, record_of({"status": "ok"}))]])
     seen = []
     dispatch(backend, _jobs(3), seen.append)
-    records = {e.index: e.record for e in seen if isinstance(e, Finished)}
+    records = {e.index: e.record.as_dict() for e in seen if isinstance(e, Finished)}
     assert records[0]["status"] == "ok"
     assert [records[i]["error"] for i in (1, 2)] == ["in/v1.mp4: no worker left", "in/v2.mp4: no worker left"]
 
@@ -146,8 +147,8 @@ def test_dispatch_stops_a_worker_stuck_past_its_limit_and_grace_and_reports_the_
     backend.kill = lambda worker, index: backend.killed.append((worker, now[0]))
     seen = []
     dispatch(backend, _jobs(2), seen.append)
-    failed = [e for e in seen if isinstance(e, Finished) and e.record["status"] == "failed"]
-    assert [(e.index, e.record["error"]) for e in failed] == [
+    failed = [e for e in seen if isinstance(e, Finished) and e.record.as_dict()["status"] == "failed"]
+    assert [(e.index, e.record.as_dict()["error"]) for e in failed] == [
         (0, "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped")]
     assert backend.killed == [("a", 15.5)]  # once: at 15.5, past 10 + 5; not at 15.0
     assert backend.lost_calls == [("a", [0, 1], True)]  # video 1 goes back without a death; 0's claim is cleared
@@ -184,7 +185,7 @@ def test_a_video_is_overdue_only_once_its_limit_and_the_grace_have_both_passed()
     ledger = _running()
     ledger.timing(Started("a", 0, left=20.0), now=100.0, read_limit=None)
     [(worker, index, record)] = ledger.overdue(now=125.01, grace=5.0)
-    assert (worker, index) == ("a", 0) and record == {
+    assert (worker, index) == ("a", 0) and record.as_dict() == {
         "input": "in/v0.mp4", "output": "out/v0.mp4", "status": "failed", "worker": "a",
         "error": "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped"}
     assert ledger.finished == {0} and ledger.killed == {"a": [0]}
@@ -214,7 +215,8 @@ def test_a_stopped_workers_other_videos_go_back_first_without_a_death_and_its_st
     assert list(ledger.waiting) == [0, 2, 3] and ledger.deaths[0] == 0 and ledger.killed == {}
     ledger.join("b")
     ledger.hand_out()
-    assert ledger.finish(0, {"status": "ok"}) == {"status": "ok", "input": "in/v0.mp4", "output": "out/v0.mp4"}
+    assert ledger.finish(0, record_of({"status": "ok"})).as_dict() == {
+        "status": "ok", "input": "in/v0.mp4", "output": "out/v0.mp4", "worker": "-"}
 
 
 def test_a_workers_videos_fail_once_they_have_taken_max_deaths_workers_down_not_before():
@@ -226,16 +228,16 @@ def test_a_workers_videos_fail_once_they_have_taken_max_deaths_workers_down_not_
         assert held == [0] and ledger.deaths[0] == n
         if n < 3:
             assert failed == [] and list(ledger.waiting) == [0]
-    assert failed[0][1]["error"] == "in/v0.mp4: 3 workers died while refining it (last: worker c: exit 3)"
-    assert failed[0][1]["worker"] == "c" and ledger.done and not ledger.busy
+    assert failed[0][1].as_dict()["error"] == "in/v0.mp4: 3 workers died while refining it (last: worker c: exit 3)"
+    assert failed[0][1].as_dict()["worker"] == "c" and ledger.done and not ledger.busy
     assert ledger.died("gone", "worker gone", "x") == ([], [])  # a worker that held nothing
 
 
 def test_what_is_left_fails_with_the_reason_and_only_what_is_left():
     ledger = _running(3)
-    ledger.finish(1, {"status": "ok"})
+    ledger.finish(1, record_of({"status": "ok"}))
     failed = ledger.fail_rest("no worker could start")
-    assert [i for i, _ in failed] == [0, 2] and failed[1][1] == {
+    assert [i for i, _ in failed] == [0, 2] and failed[1][1].as_dict() == {
         "input": "in/v2.mp4", "output": "out/v2.mp4", "status": "failed", "worker": "-",
         "error": "in/v2.mp4: no worker could start"}
     assert ledger.done and ledger.fail_rest("again") == []
@@ -247,6 +249,6 @@ def test_work_is_left_while_a_video_waits_or_a_worker_holds_one():
     ledger.join("a")
     ledger.hand_out()
     assert ledger.busy and not ledger.waiting
-    ledger.finish(0, {"status": "ok"})
+    ledger.finish(0, record_of({"status": "ok"}))
     assert not ledger.busy and ledger.done and ledger.given == {0}
     assert Ledger([], capacity=1).done and not Ledger([], capacity=1).busy

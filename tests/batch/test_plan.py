@@ -117,12 +117,12 @@ def test_a_plan_holds_each_video_once_with_its_decision_and_records(tmp_path, ou
     assert [j.output.name for j in plan.jobs] == ["a-0.mp4", "b-0.mp4", "c-0.mp4"]
     assert [d.action for d in plan.decisions] == [Action.REFINE, Action.SKIP, Action.SKIP]
     assert [j.output.name for j in plan.todo] == ["a-0.mp4"]
-    assert [(r["output"], r["status"], r["reason"]) for r in plan.closed()] == [
+    assert [(r["output"], r["status"], r["reason"]) for r in (c.as_dict() for c in plan.closed())] == [
         (str(out / "b-0.mp4"), "skipped", UNTAGGED_SKIP), (str(out / "c-0.mp4"), "skipped", SAME_SKIP)]
     # another crf is another fingerprint: c is now made with other settings and fails, with both fingerprints
     other = make_plan(_request([src], out, crf=30))
     assert other.settings != plan.settings
-    (rec,) = [r for r in other.closed() if r["status"] == "failed"]
+    (rec,) = [r for r in (c.as_dict() for c in other.closed()) if r["status"] == "failed"]
     assert rec["output_settings"] == plan.settings and rec["settings"] == other.settings
     assert make_plan(_request([src], out, crf=30, overwrite=True)).todo == other.jobs
 
@@ -255,7 +255,7 @@ def test_a_plan_reads_the_prompts_file_keeps_listed_files_below_base_and_judges_
 
 def test_a_failed_decision_records_its_reason_as_the_error():
     job = Job(Path("in/a.mp4"), Path("a.mp4"), Path("out/a.mp4"))
-    rec = Decision(Action.FAIL, "out/a.mp4: exists, made with other settings", "ffff").record(job, "0000")
+    rec = Decision(Action.FAIL, "out/a.mp4: exists, made with other settings", "ffff").record(job, "0000").as_dict()
     assert rec["status"] == "failed" and rec["error"] == "out/a.mp4: exists, made with other settings"
     assert rec["settings"] == "0000" and rec["output_settings"] == "ffff"
 

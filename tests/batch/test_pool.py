@@ -16,6 +16,7 @@ from evs_cli.batch.dispatch import pool
 from evs_cli.batch.dispatch.pool import run_jobs
 from evs_cli.batch.events import Finished, Loaded, Started, Taken
 from evs_cli.batch.planning.outputs import Job
+from helpers import record_of
 
 WORKER = """
 import os, signal, sys, time
@@ -135,14 +136,14 @@ def test_a_one_device_run_goes_through_the_seam_one_record_each_as_the_user_name
     jobs = _jobs(2)
 
     def script(name, i, job):
-        rec = {"input": "resolved/elsewhere", "output": "x", "status": "ok"}
+        rec = record_of({"input": "resolved/elsewhere", "output": "x", "status": "ok"})
         return [Taken(name, i), Started(name, i, 30.0), Finished(name, i, rec), Finished(name, i, rec)]
 
     seen = []
     run_jobs(jobs, ["cpu"], _Work(jobs, script), seen.append)
     assert seen[0] == Loaded("0", "cpu", notes=("loaded on cpu",))
     finished = [e for e in seen if isinstance(e, Finished)]
-    assert [(e.index, e.record["input"], e.record["output"]) for e in finished] == [
+    assert [(e.index, e.record.as_dict()["input"], e.record.as_dict()["output"]) for e in finished] == [
         (0, "in/v0.mp4", "out/v0.mp4"), (1, "in/v1.mp4", "out/v1.mp4")]  # a late second Finished is dropped
     assert [type(e).__name__ for e in seen].count("Taken") == 2
 
@@ -165,7 +166,7 @@ def test_a_one_device_run_fails_a_video_stuck_past_its_limit_and_grace_marks_it_
     run_jobs(jobs[:1], ["cpu"], work, seen.append)
     assert 0.7 < time.monotonic() - started < 10
     failed = [e for e in seen if isinstance(e, Finished)]
-    assert len(failed) == 1 and failed[0].record["status"] == "failed"
-    assert failed[0].record["error"] == "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped"
+    assert len(failed) == 1 and failed[0].record.as_dict()["status"] == "failed"
+    assert failed[0].record.as_dict()["error"] == "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped"
     assert work.stuck == [0] and seen[-2:] == ["claims released", ("exit", 1)]
     assert "evs: error: the run stops here (this process cannot stop a stuck step)" in capsys.readouterr().err

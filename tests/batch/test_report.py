@@ -8,6 +8,8 @@ from evs_cli.batch.events import Finished, Loaded, StageDone, Started
 from evs_cli.batch.planning.outputs import Job
 from evs_cli.batch.report import Reporter
 from evs_cli.batch.run_ledger import RunLedger
+from evs_cli.engine.schedule import StageReport
+from helpers import record_of
 
 
 def _jobs(n):
@@ -26,12 +28,12 @@ def test_the_overall_bar_moves_with_each_stage_and_a_video_counts_once_whole():
     run(Started("0", 0))
     completed = []
     for k in range(3):
-        run(StageDone("0", 0, {"index": k}))
+        run(StageDone("0", 0, StageReport(k, "t2i", "sdedit", [])))
         completed.append(r.progress.tasks[r.overall].completed)
     assert completed == [0.25, 0.5, 0.75]  # three stages of four shares: writing is the last
-    run(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok"}))
+    run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok"})))
     assert r.progress.tasks[r.overall].completed == 1.0
-    run(Finished("0", 1, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "failed", "error": "x"}))
+    run(Finished("0", 1, record_of({"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "failed", "error": "x"})))
     assert r.progress.tasks[r.overall].completed == 2.0 and r._shown == {}
 
 

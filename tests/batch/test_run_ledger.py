@@ -15,6 +15,8 @@ from evs_cli.batch.planning.plan import Action, Decision
 from evs_cli.batch.report import Reporter
 from evs_cli.batch.run_ledger import Outcome, RunLedger, outcome
 from evs_cli.batch.run_log import RunLog
+from evs_cli.engine.schedule import StageReport
+from helpers import record_of
 
 
 def _jobs(n):
@@ -32,12 +34,12 @@ def test_events_become_one_record_each_in_the_log_and_one_line_each_on_a_pipe(tm
     log = tmp_path / "logs" / "run.jsonl"
     r = _ledger(jobs, log, quiet=False, n_stages=3)
     r.record_plan(plan)
-    for event in (Loaded("0", "cpu"), Taken("0", 0), Started("0", 0), StageDone("0", 0, {"index": 0}),
-                  Finished("0", 0, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "ok",
-                                    "seconds": {"total": 2.5}}),
+    for event in (Loaded("0", "cpu"), Taken("0", 0), Started("0", 0), StageDone("0", 0, StageReport(0, "t2i", "sdedit", [])),
+                  Finished("0", 0, record_of({"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "ok",
+                                    "seconds": {"total": 2.5}})),
                   Fatal("1", "cuda:1", "no such model"),
-                  Finished("-", 1, {"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "failed",
-                                    "error": "in/v2.mp4: worker 1 died (exit code -9)"})):
+                  Finished("-", 1, record_of({"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "failed",
+                                    "error": "in/v2.mp4: worker 1 died (exit code -9)"}))):
         r(event)
     counts = r.close(summary=False)
     assert counts == {"skipped": 1, "ok": 1, "failed": 1}
@@ -56,11 +58,11 @@ def test_quiet_prints_only_errors_and_the_summary_names_what_was_left_undone(tmp
     r = _ledger(jobs, None, quiet=True, n_stages=1)
     r.record_plan(SimpleNamespace(closed=list, todo=jobs))
     r(Loaded("0", "cpu"))
-    r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}}))
+    r(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}})))
     assert r.close() == {"ok": 1} and capsys.readouterr().err == ""
     loud = _ledger(jobs, None, quiet=False, n_stages=1)
     loud.record_plan(SimpleNamespace(closed=list, todo=jobs))
-    loud(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}}))
+    loud(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {"total": 1}})))
     loud.close()
     err = capsys.readouterr().err
     assert "not done: 1 video (interrupted; rerun the same command to finish them)" in err
@@ -72,7 +74,7 @@ def test_the_failures_are_named_again_after_the_summary_table(capsys):
     r.record_plan(SimpleNamespace(closed=list, todo=jobs))
     for i, status in enumerate(("failed", "ok", "failed")):
         rec = {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": status, "seconds": {"total": 1}}
-        r(Finished("0", i, {**rec, "error": f"in/v{i}.mp4: not a video"} if status == "failed" else rec))
+        r(Finished("0", i, record_of({**rec, "error": f"in/v{i}.mp4: not a video"} if status == "failed" else rec)))
     assert r.close() == {"ok": 1, "failed": 2}
     err = capsys.readouterr().err.splitlines()
     table_end = max(i for i, line in enumerate(err) if "ok" in line and "│" in line)
@@ -90,9 +92,9 @@ def test_a_held_video_the_other_run_finished_meanwhile_counts_as_skipped_and_one
     r = _ledger(jobs, log, quiet=True, n_stages=1)
     r.record_plan(plan)
     for i in (0, 1):
-        r(Finished("0", i, {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "held",
-                            "reason": "another live run holds it"}))
-    r(Finished("0", 2, {"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "ok", "seconds": {"total": 1}}))
+        r(Finished("0", i, record_of({"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "held",
+                            "reason": "another live run holds it"})))
+    r(Finished("0", 2, record_of({"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "ok", "seconds": {"total": 1}})))
     assert r.held == jobs[:2] and "held" not in log.read_text()  # not written until judged again
     r.settle_held(plan)
     assert r.held == [] and r.close(summary=False) == {"skipped": 1, "held": 1, "ok": 1}
@@ -105,7 +107,7 @@ def test_held_videos_not_judged_again_are_logged_as_held_when_the_run_closes(tmp
     log = tmp_path / "run.jsonl"
     r = _ledger(jobs, log, quiet=True, n_stages=1)
     r.record_plan(SimpleNamespace(closed=list, todo=jobs))
-    r(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "held"}))
+    r(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "held"})))
     assert r.close(summary=False) == {"held": 1}  # an interrupted run still logs what it saw
     assert [json.loads(x)["status"] for x in log.read_text().splitlines()] == ["held"]
 
@@ -118,8 +120,8 @@ def test_a_pipe_line_and_the_summary_give_each_videos_own_seconds_and_the_runs_r
     r = _ledger(jobs, None, quiet=False, n_stages=3)
     r.record_plan(SimpleNamespace(closed=lambda: [], todo=jobs))
     for i, (steps, total) in enumerate(((3.9, 28.1), (2.1, 2.2))):
-        r(Finished("0", i, {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "ok",
-                            "seconds": {"total": total, "steps": steps, "waited": total - steps}}))
+        r(Finished("0", i, record_of({"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "ok",
+                            "seconds": {"total": total, "steps": steps, "waited": total - steps}})))
     clock[0] = 136.0  # 36 s of wall time for 2 videos: 200 an hour
     r.close()
     err = capsys.readouterr().err
@@ -154,21 +156,21 @@ def test_the_exit_code_is_decided_from_the_ledger_workers_that_could_not_start_a
     run(Fatal("0", "cuda:0", "out of memory"))
     run(Fatal("1", "cuda:1", "out of memory"))
     for i in (0, 1):
-        run(Finished("-", i, {"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "failed", "error": "x"}))
+        run(Finished("-", i, record_of({"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "failed", "error": "x"})))
     run.close(summary=False)
     assert run.outcome(local_devices=2) is Outcome.SETUP and run.outcome(local_devices=3) is Outcome.FAILED
     held = _ledger(jobs, None, quiet=True, n_stages=1)
     held.record_plan(plan)
-    held(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}}))
+    held(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
     assert held.outcome(1) is Outcome.OK  # judged on what is closed so far
-    held(Finished("0", 1, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "held"}))
+    held(Finished("0", 1, record_of({"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "held"})))
     held.close(summary=False)  # the held video is closed as held
     assert held.outcome(1) is Outcome.HELD
     log = tmp_path / "run.jsonl"
     lost = _ledger(jobs[:1], log, quiet=True, n_stages=1)
     lost.record_plan(SimpleNamespace(closed=list, todo=jobs[:1]))
     lost.log.error = "run.jsonl: cannot write the log (No space left on device)"  # as a full disk leaves it
-    lost(Finished("0", 0, {"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}}))
+    lost(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
     lost.close(summary=False)
     assert lost.outcome(1) is Outcome.FAILED
 
@@ -178,9 +180,9 @@ def test_a_record_gets_the_runs_fields_once_and_events_index_the_round_that_runs
     log = tmp_path / "run.jsonl"
     run = _ledger(jobs, log, quiet=False, n_stages=1)
     run.record_plan(SimpleNamespace(closed=list, todo=jobs[1:]))  # index 0 is now jobs[1]
-    run(Finished("0", 0, {"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "held"}))
+    run(Finished("0", 0, record_of({"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "held"})))
     assert run.held == [jobs[1]]
-    run(Finished("0", 1, {"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "ok", "seconds": {}}))
+    run(Finished("0", 1, record_of({"input": "in/v2.mp4", "output": "out/v2.mp4", "status": "ok", "seconds": {}})))
     run.close(summary=False)
     recs = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["output"] for r in recs] == ["out/v2.mp4", "out/v1.mp4"]

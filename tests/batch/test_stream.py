@@ -47,7 +47,7 @@ def _run(folder, out, options):
 def test_pipelined_outputs_equal_serial_byte_for_byte(tmp_path, folder, options):
     _, serial = _run(folder, tmp_path / "serial", options(pipelined=False))
     jobs, piped = _run(folder, tmp_path / "piped", options(pipelined=True))
-    records = {e.index: e.record for e in piped if isinstance(e, Finished)}
+    records = {e.index: e.record.as_dict() for e in piped if isinstance(e, Finished)}
     assert [records[i]["status"] for i in range(5)] == ["ok", "ok", "failed", "ok", "ok"]
     assert "c.mp4: cannot decode video" in records[2]["error"]
     for name in ("a.mp4", "b.mp4", "d.mp4", "e.mp4"):

@@ -9,7 +9,7 @@ from evs_cli.batch.planning.outputs import Job
 from evs_cli.batch.planning.timeouts import TimedOut
 from evs_cli.batch.worker import work as work_module
 from evs_cli.batch.worker.job import VideoRefiner
-from evs_cli.batch.worker.work import State, VideoWork, closed_record
+from evs_cli.batch.worker.work import State, VideoWork
 
 
 class Clock:
@@ -79,10 +79,3 @@ def test_a_videos_state_moves_once_and_says_why():
     w = _work()
     w.fail("in/v.mp4: broken", "Traceback ...")
     assert (w.state, w.error, w.traceback) == (State.FAILED, "in/v.mp4: broken", "Traceback ...")
-
-
-def test_a_record_of_a_video_no_worker_refined_names_its_input_output_status_and_worker():
-    job = Job(Path("in/v.mp4"), Path("v.mp4"), Path("out/v.mp4"))
-    assert closed_record(job, "skipped", reason="exists") == {
-        "input": "in/v.mp4", "output": "out/v.mp4", "status": "skipped", "worker": "-", "reason": "exists"}
-    assert closed_record(job, "failed", "2", error="x")["worker"] == "2"

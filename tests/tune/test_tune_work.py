@@ -7,6 +7,7 @@ from evs_cli.batch.events import Finished, Result, Started, Taken
 from evs_cli.errors import EvsError
 from evs_cli.tune.work import TuneWork
 from evs_cli.tune.worker import TuneOptions, VideoTask
+from helpers import record_of
 
 
 class FakeWorker:
@@ -35,9 +36,11 @@ def test_each_video_is_taken_started_its_pairs_handed_back_as_scored_then_finish
     _work(tasks).serve(FakeWorker(), enumerate(tasks), "1", seen.append)
     assert seen == [Taken("1", 0), Started("1", 0), Result("1", 0, {"pair": "p1", "setting": "input"}),
                     Result("1", 0, {"pair": "p2", "setting": "base"}),
-                    Finished("1", 0, {"status": "ok", "calls": {"t2i": 3, "t2v": 1, "alone_t2i": 5, "alone_t2v": 1}}),
+                    Finished("1", 0, record_of({"input": "in/a.mp4", "status": "ok", "worker": "1",
+                                            "calls": {"t2i": 3, "t2v": 1, "alone_t2i": 5, "alone_t2v": 1}})),
                     Taken("1", 1), Started("1", 1),
-                    Finished("1", 1, {"status": "failed", "error": "in/bad.mp4: cannot be read"})]
+                    Finished("1", 1, record_of({"input": "in/bad.mp4", "status": "failed", "worker": "1",
+                                            "error": "in/bad.mp4: cannot be read"}))]
 
 
 def test_a_tune_holds_one_video_at_a_time_with_no_time_limit_and_gives_actors_absolute_paths(tmp_path, monkeypatch):

@@ -71,8 +71,8 @@ class EvsActor:
 
     def _emit(self, event) -> None:
         if isinstance(event, Finished):
-            rec = {**event.record, "actor": self.name, "node": self.node}
-            if rec["status"] == "failed":
-                rec["error"] += f" (on {socket.gethostname()}, node {self.node}, actor {self.name})"
+            rec = event.record.set(actor=self.name, node=self.node)
+            if rec.status == "failed":
+                rec = rec.set(error=f"{rec.error} (on {socket.gethostname()}, node {self.node}, actor {self.name})")
             event = Finished(event.worker, event.index, rec)
         self.outbox.put(event)

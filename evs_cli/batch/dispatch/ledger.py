@@ -10,7 +10,7 @@ from collections import Counter, deque
 
 from ..events import Read, Started, Taken
 from ..planning.outputs import Job
-from ..worker.work import closed_record
+from ..record import VideoRecord, closed_record
 
 
 class Ledger:
@@ -48,7 +48,7 @@ class Ledger:
                 given.append((worker, i))
         return given
 
-    def finish(self, index: int, record: dict) -> dict | None:
+    def finish(self, index: int, record: VideoRecord) -> VideoRecord | None:
         """The record to report for this video, or None when it was finished already (a late event)."""
         for held in self.held.values():
             held.discard(index)
@@ -56,9 +56,9 @@ class Ledger:
             return None
         self.finished.add(index)
         job = self.jobs[index]
-        record = {**record, "input": str(job.input), "output": str(job.output)}  # as the user named them
+        record = record.set(input=str(job.input), output=str(job.output))  # as the user named them
         if self.deaths[index] and self.max_deaths > 1:  # retried on another worker
-            record.update(retried=self.deaths[index], retry_reasons=self.death_reasons[index])
+            record = record.set(retried=self.deaths[index], retry_reasons=self.death_reasons[index])
         return record
 
     def timing(self, event, now: float, read_limit: float | None) -> None:
@@ -71,7 +71,7 @@ class Ledger:
         elif isinstance(event, Started) and event.left is not None:
             self.clock[event.index] = (now, event.left)
 
-    def overdue(self, now: float, grace: float) -> list[tuple[str, int, dict]]:
+    def overdue(self, now: float, grace: float) -> list[tuple[str, int, VideoRecord]]:
         """(worker, video, failed record) for each video whose clock ran past its limit and `grace` more: its
         worker is stuck inside one step and must be killed (the worker's own check did not fire)."""
         found = []
@@ -87,7 +87,7 @@ class Ledger:
                     break
         return found
 
-    def died(self, worker: str, where: str, reason: str) -> tuple[list[int], list[tuple[int, dict]]]:
+    def died(self, worker: str, where: str, reason: str) -> tuple[list[int], list[tuple[int, VideoRecord]]]:
         """(videos the worker held, [(video, failed record)] for those it was their last chance)."""
         held = sorted(self.held.pop(worker, set()) - self.finished)
         failed = []
@@ -108,7 +108,7 @@ class Ledger:
             failed.append((i, self.finish(i, closed_record(self.jobs[i], "failed", worker, error=error))))
         return held, failed[::-1]
 
-    def fail_rest(self, why: str) -> list[tuple[int, dict]]:
+    def fail_rest(self, why: str) -> list[tuple[int, VideoRecord]]:
         """Fail every unfinished video with `why` (no worker is left to refine it)."""
         return [(i, self.finish(i, closed_record(self.jobs[i], "failed", error=f"{self.jobs[i].input}: {why}")))
                 for i in range(len(self.jobs)) if i not in self.finished]

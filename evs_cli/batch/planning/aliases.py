@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ...errors import EvsError, first_line
+from ..record import VideoRecord, closed_record
 from ..worker.claims import Claim, this_process
-from ..worker.work import closed_record
 from .outputs import create_temp, discard, publish, remove_others_temps
 from .plan import Action, decide, prompt_for
 
@@ -32,7 +32,7 @@ def settle_aliases(plan, record) -> None:
         record(_settle(alias, job, video_now[job.output], plan))
 
 
-def _settle(alias, job, video_now, plan) -> dict:
+def _settle(alias, job, video_now, plan) -> VideoRecord:
     d = decide(alias, plan.options.output, plan.settings, prompt_for(alias, plan.options.prompts), plan.legacy)
     if d.action is not Action.REFINE:
         return d.record(alias, plan.settings)

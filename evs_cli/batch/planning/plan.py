@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...errors import EvsError
 from ..options import OutputPolicy, Prompts, Request, RunOptions
-from ..worker.work import closed_record
+from ..record import VideoRecord, closed_record
 from .outputs import Job, output_exists, plan_jobs
 from .settings import fingerprint, prompt_key, recorded
 
@@ -28,7 +28,7 @@ class Decision:
     reason: str = ""  # why skipped, or the error
     made_with: str | None = None  # the settings fingerprint the existing output records
 
-    def record(self, job: Job, settings: str) -> dict:
+    def record(self, job: Job, settings: str) -> VideoRecord:
         """The log record of a video the plan does not refine."""
         if self.action is Action.SKIP:
             return closed_record(job, "skipped", reason=self.reason)

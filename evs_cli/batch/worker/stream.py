@@ -28,7 +28,7 @@ def run_serial(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
         emit(Read(worker, i))
         try:
             emit(Started(worker, i, work.left()))
-            refiner.refine(work, on_stage=lambda r, i=i: emit(StageDone(worker, i, r.as_dict())))
+            refiner.refine(work, on_stage=lambda r, i=i: emit(StageDone(worker, i, r)))
             rec = refiner.finish(work)
         except BaseException:
             refiner.abandon(work)
@@ -88,7 +88,7 @@ def run_stream(refiner: VideoRefiner, jobs: Iterable[tuple[int, Job]], worker: s
             i, work = item
             if work.open:
                 say(Started(worker, i, work.left()))
-            refiner.refine(work, on_stage=lambda r, i=i: say(StageDone(worker, i, r.as_dict())))
+            refiner.refine(work, on_stage=lambda r, i=i: say(StageDone(worker, i, r)))
             if _put(to_write, (i, work), stop):
                 work = None
     except BaseException:

@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 
 from ..planning.outputs import Job
+from ..record import VideoRecord
 from .claims import Claim
 
 
@@ -22,11 +23,6 @@ class State(str, Enum):
     HELD = "held"  # another live run holds its claim: not done, not failed (exit 75, or --wait)
     FAILED = "failed"
     DONE = "ok"
-
-
-def closed_record(job: Job, status: str, worker: str = "-", **fields) -> dict:
-    """The record of a video that no worker refined (skipped or failed before, or with, its worker)."""
-    return {"input": str(job.input), "output": str(job.output), "status": status, "worker": worker, **fields}
 
 
 @dataclass
@@ -114,35 +110,34 @@ class VideoWork:
     def fail(self, error: str, traceback: str | None = None) -> None:
         self.state, self.error, self.traceback = State.FAILED, error, traceback
 
-    def record(self, preset, settings: str, base_seed: int) -> dict:
+    def record(self, preset, settings: str, base_seed: int) -> VideoRecord:
         """The log record (docs/batch.md: --log): the fields of what happened, and no others."""
         status = "failed" if self.state is State.OPEN else self.state.value  # never closed: an interrupt
-        rec = {"input": str(self.job.input), "output": str(self.job.output), "status": status, "error": self.error,
-               "worker": self.worker, "device": self.device, "dtype": self.dtype, "host": socket.gethostname(),
-               "preset": preset.name, "params": run_params(preset, self.dtype), "seed": self.seed,
-               "base_seed": base_seed, "settings": settings, "started": self.started_at}
+        rec = VideoRecord(str(self.job.input), str(self.job.output), status, error=self.error, worker=self.worker,
+                          device=self.device, dtype=self.dtype, host=socket.gethostname(), preset=preset.name,
+                          params=run_params(preset, self.dtype), seed=self.seed, base_seed=base_seed,
+                          settings=settings, started=self.started_at, seconds=self.seconds)
         if self.reason is not None:
-            rec["reason"] = self.reason
+            rec = rec.set(reason=self.reason)
         if self.removed_leftovers:
-            rec["removed_leftovers"] = self.removed_leftovers
+            rec = rec.set(removed_leftovers=self.removed_leftovers)
         if self.source is not None:
             s = self.source
-            rec.update(prompt=s.prompt, prompt_source=s.prompt_source, fps=s.fps, frames_in=s.frames_in, audio=s.audio,
-                       input_size=list(s.input_size), working_size=list(s.working_size),
-                       output_size=list(s.output_size))
+            rec = rec.set(prompt=s.prompt, prompt_source=s.prompt_source, fps=s.fps, frames_in=s.frames_in,
+                          audio=s.audio, input_size=list(s.input_size), working_size=list(s.working_size),
+                          output_size=list(s.output_size))
             if s.variable_rate:
-                rec["frame_rate"] = f"variable in the input; written at a constant {s.fps:.3f} fps"
-        rec["seconds"] = self.seconds
+                rec = rec.set(frame_rate=f"variable in the input; written at a constant {s.fps:.3f} fps")
         if self.refined is not None:
             r = self.refined.report
-            rec.update(frames=self.refined.frames,
-                       stages=[{**s.as_dict(), "seconds": round(s.seconds, 4)} for s in r.stages],
-                       calls=r.calls, inversion_calls=r.inversion_calls,
-                       peak_gpu_memory_bytes=self.refined.peak_gpu_memory_bytes, pid=os.getpid())
+            rec = rec.set(frames=self.refined.frames,
+                          stages=[{**s.as_dict(), "seconds": round(s.seconds, 4)} for s in r.stages],
+                          calls=r.calls, inversion_calls=r.inversion_calls,
+                          peak_gpu_memory_bytes=self.refined.peak_gpu_memory_bytes, pid=os.getpid())
         if self.metrics is not None:
-            rec["metrics"] = self.metrics
+            rec = rec.set(metrics=self.metrics)
         if self.traceback is not None:
-            rec["traceback"] = self.traceback
+            rec = rec.set(traceback=self.traceback)
         return rec
 
 
