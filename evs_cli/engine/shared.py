@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .keys import call_shaping
 from .runtime.speed import attention_kernel
 from .schedule import StageReport, run_stage, seeded_noise
 
@@ -50,7 +51,7 @@ def stage_context(engine, stage) -> str:
     """What a stage's result depends on besides its input and the noise: its model's sampling options and the
     runtime options that shape its calls (windows, chunks, attention kernel)."""
     d = engine.preset.data
-    runtime = {k: d["runtime"][k] for k in ("t2i_chunk", "t2v_window", "t2v_overlap", "attention")}
+    runtime = call_shaping(d["runtime"])  # keys.py: chunks, windows, the attention kernel
     return json.dumps({"stage": stage.describe(), "model": d[stage.model], "runtime": runtime}, sort_keys=True,
                       default=str)
 

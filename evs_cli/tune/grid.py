@@ -13,14 +13,11 @@ import itertools
 import json
 from dataclasses import dataclass
 
+from ..engine.keys import used_schedule_keys
 from ..engine.preset import SCHEDULE_KEYS, Preset, parse_override
 from ..errors import ConfigError, EvsError
 
 NOT_GRIDDED = ("models.", "runtime.", "t2i.loras", "t2v.loras", "schedule.stages", "name", "description")
-# The keys that matter to each composition (the rest are not used by its stages, so they do not tell settings apart).
-USED = {"t2i": {"composition", "tI"}, "t2v": {"composition", "tV", "mode", "gamma", "layers", "resnet_layers"},
-        "t2i-t2v": {"composition", "tI", "tV", "mode", "gamma", "layers", "resnet_layers"}}
-USED["t2v-t2i"] = USED["t2i-t2v"]
 
 
 @dataclass(frozen=True)
@@ -153,9 +150,9 @@ def _value(override: dict):
 
 
 def _label(values, preset: Preset) -> str:
-    used = USED.get(preset.data["schedule"]["composition"])
-    shown = [(k, v) for k, v in values if used is None or "." in k.replace("schedule.", "", 1) or
-             k.replace("schedule.", "", 1) in used]
+    # a schedule key the composition's stages do not read does not tell two settings apart (engine/keys.py)
+    used = used_schedule_keys(preset.data["schedule"]["composition"])
+    shown = [(k, v) for k, v in values if "." in k.replace("schedule.", "", 1) or k.replace("schedule.", "", 1) in used]
     return " ".join(f"{k}={_text(v)}" for k, v in shown) or "base"
 
 

@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...engine.keys import asked_values
+
 TAG_PREFIX = "evs-settings:"
 
 
@@ -90,24 +92,17 @@ class Made:
         return cls(first, fields.get("prompt"), made_from)
 
 
-# Preset keys added since 0.2: they count only when set, so that outputs made before them keep their fingerprint.
-ADDED_KEYS = {("models", "vae"), ("t2i", "loras"), ("t2v", "loras"), ("t2v", "family")}
-
-
-def _set_or_old(section: str, values: dict) -> dict:
-    return {k: v for k, v in values.items() if (section, k) not in ADDED_KEYS or v not in (None, [])}
-
-
 def fingerprint(options, legacy: bool = False) -> str:
-    """16 hex digits of SHA-256 over what changes every result of a run. Left out: devices, dtype, chunk sizes,
-    compile (they change speed and rounding, not what was asked for), and the prompts (per video: Made).
+    """16 hex digits of SHA-256 over what changes every result of a run: the preset keys engine/keys.py marks as
+    asked (not devices, dtype, chunk sizes, compile: they change speed and rounding, not what was asked for),
+    seeds and output format, not the prompts (per video: Made).
     `legacy`: the fingerprint evs 0.1 wrote, which also hashed --prompt and the whole --prompts table, so that
     its outputs still count as made with the same settings when nothing changed."""
     d = options.preset.data
-    models, t2i, t2v = (_set_or_old(section, d[section]) for section in ("models", "t2i", "t2v"))
-    runtime = {k: d["runtime"][k] for k in ("resize", "t2v_window", "t2v_overlap")}
+    schedule, models, t2i, t2v, runtime = (asked_values(section, d[section])  # engine/keys.py declares which
+                                           for section in ("schedule", "models", "t2i", "t2v", "runtime"))
     out, seeds = options.output, options.seeds
-    asked = {"schedule": d["schedule"], "t2i": t2i, "t2v": t2v, "models": models, "runtime": runtime,
+    asked = {"schedule": schedule, "t2i": t2i, "t2v": t2v, "models": models, "runtime": runtime,
              "seed": seeds.base, "seed_per_video": seeds.per_video, "scale": out.scale,
              "size": list(out.size) if out.size else None, "format": out.fmt, "crf": out.crf}
     if legacy:
