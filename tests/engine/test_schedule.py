@@ -6,10 +6,8 @@ from diffusers import DDIMScheduler
 
 from evs_cli.engine.diffusion import split_prediction
 from evs_cli.engine.loaders.motion_unet import unique_parameter_bytes
-from evs_cli.engine.schedule import invert, run_stage
-from evs_cli.engine.sfi import feature_injection, select_modules
-from evs_cli.engine.stages import Injection, Stage
-from evs_cli.engine.windows import blend, blend_weights, plan_windows
+from evs_cli.engine.schedule import invert
+from evs_cli.engine.windows import plan_windows
 
 PROMPT = "a blue square moving"
 
@@ -73,65 +71,6 @@ def test_weights_stored_once(tiny_models):
     assert unique_parameter_bytes(m.unet, m.motion_unet) == unique_parameter_bytes(m.unet) + motion_only
 
 
-def _t2v(make_engine, guidance=1.0):
-    e = make_engine("sfi", **{"t2v.guidance": guidance})
-    return e, e.denoisers(PROMPT)["t2v"]
-
-
-def test_sfi_gamma_one_all_layers_reproduces_the_recorded_branch(make_engine, tiny_models):
-    _, model = _t2v(make_engine)
-    z = _x0(16, seed=3)
-    other = _x0(16, seed=4)
-    state = model.features
-    with feature_injection(model.unet, ["all"], [], state):
-        state.t, state.record_levels, state.mode = 249, {249}, "record"
-        recorded = model(z, 249, guided=False)
-        assert len(state.store) == len(select_modules(model.unet, ["all"], "attn"))
-        state.mode, state.gamma = "inject", 1.0
-        injected = model(z, 249)
-        moved = model(other, 249)
-    assert torch.equal(injected, recorded)
-    plain = model(other, 249)
-    assert (moved - plain).abs().max() > 1e-4  # injection really changes what the layers compute
-    assert state.store == {} and state.mode == "off"  # features freed when the block ends
-
-
-def test_sfi_gamma_zero_no_layers_equals_plain_inversion_denoising(make_engine):
-    _, model = _t2v(make_engine)
-    x0 = _x0(16, seed=5)
-    plain, _ = run_stage(x0, Stage("t2v", 3, 3, "invert"), model, noise=None)
-    empty, rep = run_stage(x0, Stage("t2v", 3, 3, "invert", Injection(0.0, (), ())), model, noise=None)
-    torch.testing.assert_close(empty, plain, rtol=0, atol=0)
-    assert rep.inversion_calls == 4
-
-
-def test_sfi_injects_both_cfg_branches(make_engine):
-    _, model = _t2v(make_engine, guidance=3.0)
-    x0 = _x0(16, seed=6)
-    out, rep = run_stage(x0, Stage("t2v", 3, 2, "invert", Injection(0.5, ("up.1",), ("up.1",))), model, noise=None)
-    assert out.shape == x0.shape and torch.isfinite(out).all() and rep.calls == 2
-
-
-def test_windows_cover_and_blend_without_seams():
-    wins = plan_windows(40, 16, 4)
-    assert wins[0] == (0, 16) and wins[-1] == (24, 40)
-    covered = torch.zeros(40)
-    for s, e in wins:
-        covered[s:e] += 1
-    assert (covered >= 1).all()
-    weights = blend_weights(wins, 40)
-    total = torch.zeros(40)
-    for (s, e), w in zip(wins, weights):
-        total[s:e] += w
-    torch.testing.assert_close(total, torch.ones(40))
-    # windows that each output a different constant: the blend moves between them in small steps
-    outs = [torch.full((e - s, 1), float(10 * i)) for i, (s, e) in enumerate(wins)]
-    blended = blend(outs, wins, 40)[:, 0]
-    jumps = (blended[1:] - blended[:-1]).abs()
-    assert jumps.max() <= 10 / 2 + 1e-5  # a hard switch would jump by 10 at a border
-    assert (blended[1:] >= blended[:-1] - 1e-6).all()
-
-
 def test_forty_frames_through_windowed_t2v(make_engine):
     e = make_engine("t2v", tV=2)
     x0 = _x0(40, seed=8)
@@ -141,6 +80,11 @@ def test_forty_frames_through_windowed_t2v(make_engine):
     d = (out[1:] - out[:-1]).abs().mean(dim=(1, 2, 3))
     borders = [s - 1 for s, _ in plan_windows(40, 16, 4)[1:]] + [e - 1 for _, e in plan_windows(40, 16, 4)[:-1]]
     assert d[borders].max() < 2.0 * d.median()
+
+
+def _t2v(make_engine, guidance=1.0):
+    e = make_engine("sfi", **{"t2v.guidance": guidance})
+    return e, e.denoisers(PROMPT)["t2v"]
 
 
 def test_inversion_reaches_the_start_level(make_engine):

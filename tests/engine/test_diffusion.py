@@ -1,4 +1,4 @@
-"""Single steps and grids against diffusers' schedulers (the oracle)."""
+"""Grids and single steps (engine/diffusion.py) against diffusers' schedulers (the oracle), and an LCM stage as LCMScheduler samples it."""
 
 import pytest
 import torch

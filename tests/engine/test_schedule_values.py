@@ -1,5 +1,5 @@
-"""Values, not shapes, of the parts of the engine that are our own: the noise each stage draws, Selective
-Feature Injection, the temporal windows, and the whole EVS schedule against diffusers' schedulers.
+"""Values, not shapes, of the schedule (engine/schedule.py): the noise each stage draws, inversion, and the whole
+EVS schedule against diffusers' schedulers. (Windows: test_windows.py; SFI: test_sfi.py.)
 
 Each test here was checked to fail under a one-line mutation of the code it pins (see the issue note).
 """
@@ -8,61 +8,16 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from diffusers import DDIMInverseScheduler, DDIMScheduler, EulerDiscreteScheduler, MotionAdapter, UNetMotionModel
 
 from evs_cli.engine.diffusion import split_prediction
 from evs_cli.engine.schedule import invert
-from evs_cli.engine.sfi import FeatureState, InjectingSelfAttention, feature_injection, select_modules
-from evs_cli.engine.windows import blend, blend_weights, plan_windows
 
 PROMPT = "a red circle moving over blue stripes"
 
 
 def _x0(frames, seed, h=16, w=16):
     return torch.randn(frames, 4, h, w, generator=torch.Generator().manual_seed(seed))
-
-
-# ---- windows -------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("frames,starts", [(16, [0]), (17, [0, 1]), (28, [0, 12]), (40, [0, 12, 24]),
-                                           (64, [0, 12, 24, 36, 48])])
-def test_window_starts_step_by_the_window_less_the_overlap(frames, starts):
-    assert plan_windows(frames, 16, 4) == [(s, min(s + 16, frames)) for s in starts]
-
-
-@pytest.mark.parametrize("frames", [28, 40, 64])
-def test_blend_weights_ramp_linearly_across_each_four_frame_overlap(frames):
-    windows = plan_windows(frames, 16, 4)
-    weights = blend_weights(windows, frames)
-    table = torch.zeros(len(windows), frames)
-    for k, ((s, e), w) in enumerate(zip(windows, weights)):
-        table[k, s:e] = w
-    expected = torch.zeros_like(table)
-    for k, (s, e) in enumerate(windows):
-        expected[k, s:e] = 1.0
-    for k in range(len(windows) - 1):  # frames shared by windows k and k+1: 0.8 0.6 0.4 0.2 / 0.2 0.4 0.6 0.8
-        shared = range(windows[k + 1][0], windows[k][1])
-        assert len(shared) == 4
-        for j, f in enumerate(shared):
-            expected[k, f], expected[k + 1, f] = 0.8 - 0.2 * j, 0.2 + 0.2 * j
-    torch.testing.assert_close(table, expected, rtol=0, atol=1e-6)
-
-
-def test_blend_weights_of_two_windows_sharing_fifteen_frames():
-    """17 frames: windows 0-15 and 1-16; frame f in 1..15 takes (16 - f)/16 of the first, f/16 of the second."""
-    w0, w1 = blend_weights(plan_windows(17, 16, 4), 17)
-    f = torch.arange(1, 16, dtype=torch.float32)
-    torch.testing.assert_close(w0, torch.cat([torch.ones(1), (16 - f) / 16]), rtol=0, atol=1e-6)
-    torch.testing.assert_close(w1, torch.cat([f / 16, torch.ones(1)]), rtol=0, atol=1e-6)
-
-
-def test_blend_is_the_weighted_sum_of_window_outputs():
-    windows = plan_windows(28, 16, 4)
-    outs = [torch.full((16, 2), 10.0), torch.full((16, 2), 20.0)]
-    got = blend(outs, windows, 28)[:, 0]
-    expected = torch.tensor([10.0] * 12 + [12.0, 14.0, 16.0, 18.0] + [20.0] * 12)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
 
 
 # ---- noise ---------------------------------------------------------------------------------------
@@ -105,84 +60,6 @@ def test_each_sdedit_stage_draws_fresh_noise_in_stage_order(make_engine):
         last_name, last_t, last_z, last_out = log[start + calls[k] - 1]
         x_in, _ = split_prediction(last_out, last_z, e.grids[last_name].alpha(last_t), "epsilon")
     assert not torch.equal(expected[0], expected[2]) and not torch.equal(expected[1], expected[2])
-
-
-# ---- Selective Feature Injection -----------------------------------------------------------------
-
-def _attention_by_hand(attn, q, k, v):
-    b, n, c = q.shape
-    heads = attn.heads
-    split = [x.view(b, -1, heads, c // heads).transpose(1, 2) for x in (q, k, v)]
-    out = F.scaled_dot_product_attention(*split).transpose(1, 2).reshape(b, -1, c)
-    return attn.to_out[1](attn.to_out[0](out))
-
-
-@pytest.mark.parametrize("gamma", [0.8, 0.3])
-def test_injection_mixes_queries_by_gamma_and_takes_the_inverted_keys_and_values(tiny_models, gamma):
-    """Attn(g Q_inv + (1 - g) Q, K_inv, V_inv), with Q != Q_inv, in both CFG halves: the inversion branch
-    ran unguided on F frames, the denoising batch is [uncond; cond] of 2F, and frame i of each half gets
-    frame i's recorded features."""
-    name, attn = next(iter(select_modules(tiny_models.motion_unet, ["up.1"], "attn").items()))
-    frames, tokens, dim = 3, 10, attn.to_q.in_features
-    g = torch.Generator().manual_seed(0)
-    h_inv = torch.randn(frames, tokens, dim, generator=g)
-    h = torch.randn(2 * frames, tokens, dim, generator=g)  # uncond and cond halves differ
-    with torch.no_grad():
-        qi, ki, vi = attn.to_q(h_inv), attn.to_k(h_inv), attn.to_v(h_inv)
-        state = FeatureState(mode="inject", t=249, window=0, gamma=gamma)
-        state.store[(name, state.key)] = (qi, ki, vi)
-        got = InjectingSelfAttention(name, state)(attn, h)
-        q = attn.to_q(h)
-        both = lambda x: torch.cat([x, x])  # noqa: E731 - each half is matched frame by frame
-        expected = _attention_by_hand(attn, gamma * both(qi) + (1 - gamma) * q, both(ki), both(vi))
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-    assert not torch.allclose(qi, q[:frames], atol=1e-3)
-
-
-def test_recording_stores_this_layers_own_q_k_v(tiny_models):
-    name, attn = next(iter(select_modules(tiny_models.motion_unet, ["up.1"], "attn").items()))
-    h = torch.randn(2, 10, attn.to_q.in_features, generator=torch.Generator().manual_seed(1))
-    state = FeatureState(mode="record", t=374, window=1, record_levels={374})
-    with torch.no_grad():
-        InjectingSelfAttention(name, state)(attn, h)
-        for got, proj in zip(state.store[(name, (374, 1))], (attn.to_q, attn.to_k, attn.to_v)):
-            torch.testing.assert_close(got, proj(h), rtol=0, atol=0)
-
-
-def test_injection_goes_only_into_spatial_self_attention(tiny_models):
-    """Against a listing written out by hand for the tiny UNet (down 0 and up 1 have cross-attention
-    blocks, plus the mid block), not against the selector the code uses."""
-    spatial = ["down_blocks.0.attentions.0.transformer_blocks.0.attn1",
-               "down_blocks.0.attentions.1.transformer_blocks.0.attn1",
-               "mid_block.attentions.0.transformer_blocks.0.attn1",
-               "up_blocks.1.attentions.0.transformer_blocks.0.attn1",
-               "up_blocks.1.attentions.1.transformer_blocks.0.attn1",
-               "up_blocks.1.attentions.2.transformer_blocks.0.attn1"]
-    unet = tiny_models.motion_unet
-    for layers, expected in ((["all"], spatial), (["up.1"], spatial[3:]), (["mid", "down.0"], spatial[:3]),
-                             (["up.1.2"], spatial[5:])):
-        state = FeatureState()
-        with feature_injection(unet, layers, [], state):
-            injecting = sorted(n for n, mod in unet.named_modules()
-                               if isinstance(getattr(mod, "processor", None), InjectingSelfAttention))
-        assert injecting == sorted(expected), layers
-        assert not any(isinstance(getattr(mod, "processor", None), InjectingSelfAttention)
-                       for _, mod in unet.named_modules())  # restored afterwards
-
-
-def test_features_are_keyed_by_window_for_videos_longer_than_one(make_engine):
-    """20 frames run as windows 0-15 and 4-19: each window must get back its own recorded features."""
-    e = make_engine("sfi", **{"t2v.guidance": 1.0})
-    model = e.denoisers(PROMPT)["t2v"]
-    z = _x0(20, seed=3)
-    state = model.features
-    with feature_injection(model.unet, ["all"], [], state):
-        state.t, state.record_levels, state.mode = 249, {249}, "record"
-        recorded = model(z, 249, guided=False)
-        assert {key for _, key in state.store} == {(249, 0), (249, 1)}
-        state.mode, state.gamma = "inject", 1.0
-        injected = model(z, 249)
-    torch.testing.assert_close(injected, recorded, rtol=0, atol=0)
 
 
 # ---- inversion -----------------------------------------------------------------------------------
