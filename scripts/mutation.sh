@@ -20,6 +20,7 @@ for path in "$@"; do
   names+=("${module//\//.}.*")  # evs_cli/batch/worker/claims.py -> evs_cli.batch.worker.claims.* (mutmut's mutant names)
 done
 export HF_HUB_OFFLINE=1
+rm -rf mutants/tests  # mutmut copies tests/ over its old copy: a moved or deleted test module would linger there
 if [ $retest = 1 ]; then  # mutmut tests only mutants without a result: forget the survivors' (exit 0, no tests)
   python - "$@" <<'PY'
 import json, os, sys

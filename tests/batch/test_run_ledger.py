@@ -189,3 +189,69 @@ def test_a_record_gets_the_runs_fields_once_and_events_index_the_round_that_runs
     assert recs[0]["run_id"] == recs[1]["run_id"] == run.run_fields["run_id"] and len(recs[0]["run_id"]) == 12
     assert recs[0]["command"] == run.run_fields["command"] and recs[0]["finished"].endswith("+00:00")
     assert "1/2\tok\tin/v2.mp4" in capsys.readouterr().err
+
+
+def test_the_plan_says_how_many_outputs_exist_already_before_any_model_loads(capsys):
+    jobs = _jobs(4)
+    closed = [Decision(Action.SKIP, "output exists").record(jobs[0], "s"),
+              Decision(Action.FAIL, "out/v1.mp4: made with other settings").record(jobs[1], "s")]
+    run = _ledger(jobs, None, quiet=False, n_stages=1)
+    run.record_plan(SimpleNamespace(closed=lambda: closed, todo=jobs[2:]))
+    err = capsys.readouterr().err
+    assert "evs: 1 of 4 outputs exist already (skipped; --overwrite redoes them)" in err
+    assert run.reporter.to_run == 2 and run.indexed == jobs[2:]
+
+
+def test_held_videos_whose_claim_is_free_are_judged_again_refined_or_closed_as_the_plan_says_now(tmp_path):
+    jobs = _jobs(3)
+    judged = {jobs[0].output: Decision(Action.REFINE, ""), jobs[1].output: Decision(Action.SKIP, "output exists"),
+              jobs[2].output: Decision(Action.FAIL, "out/v2.mp4: made with other settings", "ffff")}
+    plan = SimpleNamespace(closed=list, todo=jobs, judge=lambda job: judged[job.output], settings="s")
+    log = tmp_path / "run.jsonl"
+    run = _ledger(jobs, log, quiet=True, n_stages=1)
+    run.record_plan(plan)
+    for i in range(3):
+        run(Finished("0", i, record_of({"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "held"})))
+    todo = run.judge_again(jobs[:2], plan)  # v2's claim is still held
+    assert todo == [jobs[0]] and run.indexed == [jobs[0]] and run.held == [jobs[2]]
+    run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
+    run.settle_held(plan)  # v2 is judged now: another run made it with other settings
+    assert run.close(summary=False) == {"skipped": 1, "ok": 1, "failed": 1}
+    recs = {x["output"]: x for x in map(json.loads, log.read_text().splitlines())}
+    assert recs["out/v1.mp4"]["reason"] == "output exists" and recs["out/v0.mp4"]["status"] == "ok"
+    assert (recs["out/v2.mp4"]["settings"], recs["out/v2.mp4"]["output_settings"]) == ("s", "ffff")
+
+
+def test_a_held_video_moves_the_bar_only_when_closed_and_a_lost_log_is_said_and_summed_up(tmp_path, capsys):
+    from rich.progress import Progress
+
+    jobs = _jobs(1)
+    log = tmp_path / "run.jsonl"
+    run = _ledger(jobs, log, quiet=False, n_stages=1)
+    run.reporter.progress = Progress()  # as on a terminal, not started
+    run.reporter.overall, run.reporter.workers = run.reporter.progress.add_task("videos", total=1), {}
+    run(Loaded("0", "cpu"))
+    run(StageDone("0", 0, StageReport(0, "t2i", "sdedit", [])))
+    run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "held"})))
+    assert run.reporter._shown == {}  # set aside: its stages' share is not counted twice when it closes
+    full = "run.jsonl: cannot write the log (No space left on device)"
+
+    def full_disk(rec):  # as RunLog.write on a full disk: says it once, and keeps why
+        run.log.error = full
+        return full
+
+    run.log.write = full_disk
+    run.close()
+    err = capsys.readouterr().err.splitlines()
+    assert f"evs: error: {full}" in err and f"failed: {full}" in err  # when it happened, and after the table
+    assert run.outcome(1) is Outcome.FAILED
+
+
+def test_close_without_a_summary_prints_none(capsys):
+    jobs = _jobs(1)
+    run = _ledger(jobs, None, quiet=False, n_stages=1)
+    run.record_plan(SimpleNamespace(closed=list, todo=jobs))
+    run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
+    capsys.readouterr()
+    run.close(summary=False)
+    assert capsys.readouterr().err == ""

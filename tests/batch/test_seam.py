@@ -72,6 +72,7 @@ def test_dispatch_fails_what_is_left_once_no_worker_can_go_on():
     records = {e.index: e.record.as_dict() for e in seen if isinstance(e, Finished)}
     assert records[0]["status"] == "ok"
     assert [records[i]["error"] for i in (1, 2)] == ["in/v1.mp4: no worker left", "in/v2.mp4: no worker left"]
+    assert [e.worker for e in seen if isinstance(e, Finished)] == ["a", "-", "-"]  # no worker had those
 
 
 def test_an_interrupt_stops_the_backend_and_propagates():
@@ -103,12 +104,12 @@ def test_dispatch_stops_a_worker_stuck_past_its_limit_and_grace_and_reports_the_
     backend = Scripted([[Loaded("a", "cpu")], at(0.0, Started("a", 0, left=10.0)), at(15.0), at(15.5),
                         at(16.0, Died("a", "worker a", "killed")), [Loaded("b", "cpu")], _finish_given("b")])
     backend.killed = []
-    backend.kill = lambda worker, index: backend.killed.append((worker, now[0]))
+    backend.kill = lambda worker, index: backend.killed.append((worker, index, now[0]))
     seen = []
     dispatch(backend, _jobs(2), seen.append)
     failed = [e for e in seen if isinstance(e, Finished) and e.record.as_dict()["status"] == "failed"]
     assert [(e.index, e.record.as_dict()["error"]) for e in failed] == [
         (0, "in/v0.mp4: stuck past its time limit (--timeout); its worker was stopped")]
-    assert backend.killed == [("a", 15.5)]  # once: at 15.5, past 10 + 5; not at 15.0
+    assert backend.killed == [("a", 0, 15.5)]  # once: at 15.5, past 10 + 5; not at 15.0; video 0 named
     assert backend.lost_calls == [("a", [0, 1], True)]  # video 1 goes back without a death; 0's claim is cleared
     assert sorted(e.index for e in seen if isinstance(e, Finished)) == [0, 1]
