@@ -192,34 +192,52 @@ def test_a_record_gets_the_runs_fields_once_and_events_index_the_round_that_runs
 
 
 def test_the_plan_says_how_many_outputs_exist_already_before_any_model_loads(capsys):
-    jobs = _jobs(4)
+    jobs = _jobs(5)
     closed = [Decision(Action.SKIP, "output exists").record(jobs[0], "s"),
-              Decision(Action.FAIL, "out/v1.mp4: made with other settings").record(jobs[1], "s")]
+              Decision(Action.SKIP, "output exists").record(jobs[1], "s"),
+              Decision(Action.FAIL, "out/v2.mp4: made with other settings").record(jobs[2], "s")]
     run = _ledger(jobs, None, quiet=False, n_stages=1)
-    run.record_plan(SimpleNamespace(closed=lambda: closed, todo=jobs[2:]))
+    run.record_plan(SimpleNamespace(closed=lambda: closed, todo=jobs[3:]))
     err = capsys.readouterr().err
-    assert "evs: 1 of 4 outputs exist already (skipped; --overwrite redoes them)" in err
-    assert run.reporter.to_run == 2 and run.indexed == jobs[2:]
+    assert "evs: 2 of 5 outputs exist already (skipped; --overwrite redoes them)" in err
+    assert run.reporter.to_run == 2 and run.indexed == jobs[3:]
+
+
+def test_an_aliases_record_is_logged_once_and_not_counted_as_a_video_given_to_a_worker(tmp_path, capsys):
+    jobs = _jobs(2)
+    log = tmp_path / "run.jsonl"
+    run = _ledger(jobs, log, quiet=False, n_stages=1)
+    run.record_plan(SimpleNamespace(closed=list, todo=jobs[:1]))
+    run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
+    run.closed(record_of({"input": "in/v1.mp4", "output": "out/v1.mp4", "status": "ok", "linked_from": "out/v0.mp4",
+                          "reason": "same file as in/v0.mp4: hard link"}))
+    err = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("1/1\tok\tin/v0.mp4\tout/v0.mp4\t") for line in err)
+    assert "-\tok\tin/v1.mp4\tout/v1.mp4\tsame file as in/v0.mp4: hard link" in err
+    assert run.close(summary=False) == {"ok": 2}
+    assert [json.loads(x)["linked_from"] for x in log.read_text().splitlines()[1:]] == ["out/v0.mp4"]
 
 
 def test_held_videos_whose_claim_is_free_are_judged_again_refined_or_closed_as_the_plan_says_now(tmp_path):
-    jobs = _jobs(3)
+    jobs = _jobs(4)
     judged = {jobs[0].output: Decision(Action.REFINE, ""), jobs[1].output: Decision(Action.SKIP, "output exists"),
-              jobs[2].output: Decision(Action.FAIL, "out/v2.mp4: made with other settings", "ffff")}
+              jobs[2].output: Decision(Action.FAIL, "out/v2.mp4: made with other settings", "ffff"),
+              jobs[3].output: Decision(Action.FAIL, "out/v3.mp4: made with other settings", "eeee")}
     plan = SimpleNamespace(closed=list, todo=jobs, judge=lambda job: judged[job.output], settings="s")
     log = tmp_path / "run.jsonl"
     run = _ledger(jobs, log, quiet=True, n_stages=1)
     run.record_plan(plan)
-    for i in range(3):
+    for i in range(4):
         run(Finished("0", i, record_of({"input": f"in/v{i}.mp4", "output": f"out/v{i}.mp4", "status": "held"})))
-    todo = run.judge_again(jobs[:2], plan)  # v2's claim is still held
-    assert todo == [jobs[0]] and run.indexed == [jobs[0]] and run.held == [jobs[2]]
+    todo = run.judge_again(jobs[:3], plan)  # v3's claim is still held
+    assert todo == [jobs[0]] and run.indexed == [jobs[0]] and run.held == [jobs[3]]
     run(Finished("0", 0, record_of({"input": "in/v0.mp4", "output": "out/v0.mp4", "status": "ok", "seconds": {}})))
-    run.settle_held(plan)  # v2 is judged now: another run made it with other settings
-    assert run.close(summary=False) == {"skipped": 1, "ok": 1, "failed": 1}
+    run.settle_held(plan)  # v3 is judged now: another run made it with other settings
+    assert run.close(summary=False) == {"skipped": 1, "ok": 1, "failed": 2}
     recs = {x["output"]: x for x in map(json.loads, log.read_text().splitlines())}
     assert recs["out/v1.mp4"]["reason"] == "output exists" and recs["out/v0.mp4"]["status"] == "ok"
     assert (recs["out/v2.mp4"]["settings"], recs["out/v2.mp4"]["output_settings"]) == ("s", "ffff")
+    assert (recs["out/v3.mp4"]["settings"], recs["out/v3.mp4"]["output_settings"]) == ("s", "eeee")
 
 
 def test_a_held_video_moves_the_bar_only_when_closed_and_a_lost_log_is_said_and_summed_up(tmp_path, capsys):
