@@ -72,32 +72,3 @@ def test_a_lora_for_another_model_is_one_line(tmp_path, tiny_paths):
               str(alien))
     with pytest.raises(EvsError, match=r"LoRA .*sdxl\.safetensors \(--lora, t2i\.loras\): "):
         load_models(str(tiny_paths["t2i"]), str(tiny_paths["adapter"]), loras=([str(alien)], ()))
-
-
-def test_a_spec_splits_at_a_last_colon_that_reads_as_a_scale_and_a_colon_in_a_name_stays(tmp_path):
-    from evs_cli.engine.loaders.loras import parse_spec
-
-    assert parse_spec("style.safetensors:0.8") == ("style.safetensors", 0.8)
-    assert parse_spec("style.safetensors:-1") == ("style.safetensors", -1.0)
-    assert parse_spec("style.safetensors") == ("style.safetensors", 1.0)
-    assert parse_spec("take:2.safetensors") == ("take:2.safetensors", 1.0)  # a colon in the file's name
-    assert parse_spec("take:2.safetensors:0.5") == ("take:2.safetensors", 0.5)
-    odd = tmp_path / "odd.safetensors:0.5"  # a file whose whole name ends like a scale is that file
-    odd.write_bytes(b"")
-    assert parse_spec(str(odd)) == (str(odd), 1.0)
-
-
-@pytest.mark.parametrize("spec,message", [
-    ("style.safetensors:abc", "LoRA 'style.safetensors:abc': the scale 'abc' is not a number (FILE:SCALE, e.g. "
-                              "style.safetensors:0.8)"),
-    ("style.ckpt:", "LoRA 'style.ckpt:': the scale '' is not a number"),
-    ("style.safetensors:nan", "LoRA 'style.safetensors:nan': the scale 'nan' is not a finite number"),
-    ("style.safetensors:-inf", "LoRA 'style.safetensors:-inf': the scale '-inf' is not a finite number"),
-    ("style.safetensors:1e400", "LoRA 'style.safetensors:1e400': the scale '1e400' is not a finite number")])
-def test_a_bad_scale_is_named_as_a_scale(spec, message):
-    from evs_cli.engine.loaders.loras import parse_spec
-    from evs_cli.errors import ConfigError
-
-    with pytest.raises(ConfigError) as e:
-        parse_spec(spec)
-    assert str(e.value).startswith(message)
