@@ -8,6 +8,7 @@ and each fast preset's share of its full one.
 
     python scripts/count_flops.py                       # vc2, vc2-fast, ad2, ad2-fast at the paper's sizes
     python scripts/count_flops.py --presets vc2 --frames 128
+    python scripts/count_flops.py --presets vc2 --set 't2i.guidance_interval=[200,999]'
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import torch  # noqa: E402
 from bench_speed import PROMPT, build_models, count_flops  # noqa: E402
 
+from evs_cli.engine.options import guided_at  # noqa: E402
 from evs_cli.engine.pipeline import Engine  # noqa: E402
-from evs_cli.engine.preset import load_preset  # noqa: E402
+from evs_cli.engine.preset import load_preset, parse_override  # noqa: E402
 
 # The videos the paper refines: VC2 at 320x512 and AD2 at 512x512, both worked on at twice that (resize 2).
 INPUT_SIZE = {"vc2": (512, 320), "ad2": (512, 512)}  # (W, H)
 FULL = {"vc2-fast": "vc2", "ad2-fast": "ad2"}
 
 
-def count_video(models, preset_name: str, frames: int) -> dict:
-    preset = load_preset(preset_name)
+def count_video(models, preset_name: str, frames: int, overrides: list[str] = ()) -> dict:
+    preset = load_preset(preset_name).with_overrides([parse_override(o) for o in overrides])
     engine = Engine(models, preset)
     w, h = INPUT_SIZE[FULL.get(preset_name, preset_name)]
     size = (int(w * preset.resize) // 64 * 64, int(h * preset.resize) // 64 * 64)
@@ -51,25 +53,34 @@ def count_video(models, preset_name: str, frames: int) -> dict:
     chunk = engine.vae_chunk(size[1], size[0])
     dec = count_flops(lambda: [vae.decode(x0[s : s + chunk].to(vae.dtype)) for s in range(0, frames, chunk)])
     calls = {m: sum(r.calls for r in reports if r.model == m) for m in ("t2i", "t2v")}
-    per_call = {}
-    for m in ("t2i", "t2v"):  # one call of each model, counted alone: the schedule's count split by model
+    model_flops = {}
+    for m in ("t2i", "t2v"):  # a guided and an unguided call of each model, counted alone: the schedule's split
         d = engine.denoisers(PROMPT)[m]
         d.prepare("meta", frames)
+        levels = [t for r in reports if r.model == m for t in r.timesteps]
+        assert len(levels) == calls[m], (m, levels, calls)
+        guided = sum(d.guidance != 1.0 and guided_at(d.guidance_interval, t) for t in levels)
         t = d.grid.timesteps[-1]
-        per_call[m] = count_flops(lambda: d(x0, t)) if calls[m] else 0
-    return {"preset": preset_name, "frames": frames, "size": f"{size[0]}x{size[1]}", "calls": calls,
-            "encode": enc, "t2i": per_call["t2i"] * calls["t2i"], "t2v": per_call["t2v"] * calls["t2v"],
-            "decode": dec, "text": total_stages - (per_call["t2i"] * calls["t2i"] + per_call["t2v"] * calls["t2v"]),
-            "total": enc + total_stages + dec}
+        d.guidance_interval = None  # a guided call's count, whatever the interval
+        model_flops[m] = (count_flops(lambda: d(x0, t)) * guided
+                          + count_flops(lambda: d(x0, t, guided=False)) * (len(levels) - guided)) if levels else 0
+    name = preset_name + "".join(f" {o}" for o in overrides)
+    return {"preset": name, "frames": frames, "size": f"{size[0]}x{size[1]}", "calls": calls,
+            "encode": enc, "t2i": model_flops["t2i"], "t2v": model_flops["t2v"], "decode": dec,
+            "text": total_stages - model_flops["t2i"] - model_flops["t2v"], "total": enc + total_stages + dec}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", default="vc2,vc2-fast,ad2,ad2-fast")
     ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a preset override, as refine's --set: each preset gets a second row with it")
     a = ap.parse_args()
     models, _ = build_models("meta", torch.bfloat16, tiny=False)
-    rows = [count_video(models, p, a.frames) for p in a.presets.split(",") if p]
+    plain = [count_video(models, p, a.frames) for p in a.presets.split(",") if p]
+    # with --set, each preset's row as shipped and then with the overrides, whose share is of the first
+    rows = [row for r in plain for row in ([r, count_video(models, r["preset"], a.frames, a.set)] if a.set else [r])]
     by_name = {r["preset"]: r for r in rows}
     pf = lambda x: f"{x / 1e12:.1f}"  # noqa: E731
     print("TFLOP (10^12 floating-point operations) per video\n")
@@ -79,7 +90,8 @@ def main() -> int:
     for r in rows:
         # The schedule's count is the per-call counts times the calls, plus the prompts' text encoding.
         assert 0 <= r["text"] < 0.01 * r["total"], r
-        full = by_name.get(FULL.get(r["preset"], ""))
+        base = r["preset"].split()[0]  # with --set, a row's share is of its preset as shipped
+        full = by_name.get(FULL.get(r["preset"], "")) or (by_name[base] if base != r["preset"] else None)
         share = f"{100 * r['total'] / full['total']:.0f}%" if full else "–"
         print(f"| {r['preset']} | {r['frames']} × {r['size']} | {r['calls']['t2i']} | {r['calls']['t2v']} | "
               f"{pf(r['encode'])} | {pf(r['t2i'])} | {pf(r['t2v'])} | {pf(r['decode'])} | "

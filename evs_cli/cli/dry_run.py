@@ -11,6 +11,7 @@ from ..batch.planning.plan import Action, Plan
 from ..engine.families import matching
 from ..engine.loaders.family_detect import sampling_note
 from ..engine.loaders.sources import model_roles, uncached
+from ..engine.options import guided_at
 from ..errors import EvsError, one_line
 from ..io.prompts import resolve_prompt
 from .app import EXIT_FAILED, EXIT_OK, console
@@ -72,9 +73,11 @@ def print_stages(plan: Plan) -> None:
                   " ".join(map(str, levels)), inj)
     console().print(t)
     n = count_calls(plan.stages)
+    levels = {m: [t for s in plan.stages if s.model == m for t in grids[m].levels(s.start, s.calls)]
+              for m in ("t2i", "t2v")}
     print(f"model calls: t2i {n['t2i']}, t2v {n['t2v']}, inversion t2i {n['t2i_inversion']}, "
-          f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i.guidance)}), "
-          f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v.guidance)})")
+          f"t2v {n['t2v_inversion']}; t2i guidance {p.t2i.guidance} ({_passes(p.t2i, levels['t2i'])}), "
+          f"t2v guidance {p.t2v.guidance} ({_passes(p.t2v, levels['t2v'])})")
     t2i, t2v = p.t2i, p.t2v
     loras = "".join(f"; {name} LoRAs {', '.join(m.loras)}" for name, m in (("t2i", t2i), ("t2v", t2v)) if m.loras)
     print(f"models: t2i {p.t2i_model}; t2v {p.t2v_model}" + (f"; vae {p.vae_model}" if p.vae_model else "") + loras)
@@ -94,8 +97,15 @@ def _unnamed(t2v: dict) -> str:
     return f" (no t2v.family: the preset's own, which is {same}'s)" if same else " (no t2v.family: the preset's own)"
 
 
-def _passes(guidance: float) -> str:
-    return "one batched cond+uncond pass" if guidance != 1 else "no uncond pass"
+def _passes(opts, levels: list[int]) -> str:
+    """How a model's calls are guided: one batched cond+uncond pass each, on some (the guidance interval), or none."""
+    if opts.guidance == 1:
+        return "no uncond pass"
+    if opts.guidance_interval is None:
+        return "one batched cond+uncond pass"
+    lo, hi = opts.guidance_interval
+    guided = sum(guided_at(opts.guidance_interval, t) for t in levels)
+    return f"a batched cond+uncond pass on {guided} of {len(levels)} calls, those at t in {lo}..{hi}"
 
 
 def _one_line(text) -> str:

@@ -1,8 +1,9 @@
 """The two models as denoisers: (latent video (F, C, h, w) in DDIM form, timestep) -> model output.
 
-Classifier-free guidance is one batched forward pass ([uncond; cond]); with guidance 1 the
-unconditional pass is skipped entirely. T2I sees frames independently and runs them in chunks;
-T2V sees temporal windows of the motion module's length and blends their outputs.
+Classifier-free guidance is one batched forward pass ([uncond; cond]); with guidance 1, and at a
+timestep outside the model's guidance interval, the unconditional pass is skipped entirely. T2I sees
+frames independently and runs them in chunks; T2V sees temporal windows of the motion module's length
+and blends their outputs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .diffusion import Grid
+from .options import guided_at
 from .sfi import FeatureState
 from .windows import blend, blend_weights, plan_windows
 
@@ -35,6 +37,7 @@ class _Denoiser:
     grid: Grid
     prompt: Prompt
     guidance: float = 1.0
+    guidance_interval: list | None = None  # [LOW, HIGH] timesteps where guidance applies (options.guided_at)
     on_device: dict = field(default_factory=dict)  # timestep -> the tensor the UNet gets for it, made ahead
     loras: object = None  # loras.Loras, or None: no LoRA in this run
 
@@ -53,8 +56,9 @@ class _Denoiser:
 
     def _unet(self, x: torch.Tensor, t: int, frames: int, guided: bool) -> torch.Tensor:
         """One forward pass of `frames` frames; with guidance, uncond and cond batched together."""
+        guided = guided and self.guidance != 1.0 and guided_at(self.guidance_interval, t)
         t = self.on_device.get(t, t)
-        if guided and self.guidance != 1.0:
+        if guided:
             enc = torch.cat([self.prompt.uncond.expand(frames, -1, -1), self.prompt.cond.expand(frames, -1, -1)])
             u, c = self.unet(torch.cat([x, x]), t, encoder_hidden_states=enc).sample.chunk(2)
             return u + self.guidance * (c - u)

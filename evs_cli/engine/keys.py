@@ -31,7 +31,8 @@ WITH_T2V = ("evs", "t2v", "t2i-t2v", "t2v-t2i")
 RUNNING = Key(asked=False)  # how a run goes (speed, memory, limits), not what it makes
 
 _MODEL_SAMPLING = {"scheduler": Key(), "scheduler_config": Key(), "steps": Key(), "guidance": Key(),
-                   "negative_prompt": Key(), "loras": Key(counts_when_set=True)}
+                   "guidance_interval": Key(counts_when_set=True), "negative_prompt": Key(),
+                   "loras": Key(counts_when_set=True)}
 
 KEYS: dict[str, Key] = {
     "name": RUNNING,

@@ -17,6 +17,7 @@ class ModelOptions:
     scheduler_config: dict = field(default_factory=dict)
     steps: int = 50
     guidance: float = 1.0
+    guidance_interval: list | None = None  # [LOW, HIGH]: guidance only at timesteps in it (check_guidance_interval)
     negative_prompt: str = ""
     loras: list = field(default_factory=list)  # LoRA specs, FILE or FILE:SCALE, active in this model's stages
     family: str | None = None  # T2V only: the motion-module family these settings came from (families.py)
@@ -32,6 +33,22 @@ VAE_LAYOUTS = ("auto", "channels_last", "contiguous")
 
 # runtime.attention: the scaled-dot-product-attention kernel tried first (speed.attention_kernel)
 ATTENTION = ("auto", "flash", "cudnn", "efficient", "math")
+
+
+def check_guidance_interval(name: str, value) -> None:
+    """Classifier-free guidance in a limited interval (Kynkäänniemi et al., 2024: at low noise guidance adds
+    little, at the highest it harms): [LOW, HIGH] on the model's training timesteps (0 = clean, 999 = noise);
+    a call at a timestep outside it is one unguided UNet pass, half a guided one's work. None: every call."""
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and 0 <= value[0] <= value[1] <= 999)
+    if value is not None and not ok:
+        raise ConfigError(f"{name} must be [LOW, HIGH], timesteps with 0 <= LOW <= HIGH <= 999 (guidance only "
+                          f"between them), or left out, got {value!r}")
+
+
+def guided_at(interval, t: int) -> bool:
+    """Whether a call at timestep `t` is guided under `interval` (None: always)."""
+    return interval is None or interval[0] <= t <= interval[1]
 
 
 # What a weights file ends in: LoRAs, single-file checkpoints and VAEs (loaders/sources.py).

@@ -95,10 +95,10 @@ class Engine:
         def uncond(opts):  # a model sampled without guidance never sees its negative prompt
             return self.embed(opts.negative_prompt) if opts.guidance != 1.0 else None
 
-        t2i = T2IDenoiser(m.unet, self.grids["t2i"], Prompt(cond, uncond(p.t2i)), p.t2i.guidance, loras=m.loras,
-                          chunk=p.t2i_chunk)
+        t2i = T2IDenoiser(m.unet, self.grids["t2i"], Prompt(cond, uncond(p.t2i)), p.t2i.guidance,
+                          p.t2i.guidance_interval, loras=m.loras, chunk=p.t2i_chunk)
         t2v = T2VDenoiser(m.motion_unet, self.grids["t2v"], Prompt(cond, uncond(p.t2v)), p.t2v.guidance,
-                          loras=m.loras, window=p.t2v_window, overlap=p.t2v_overlap)
+                          p.t2v.guidance_interval, loras=m.loras, window=p.t2v_window, overlap=p.t2v_overlap)
         return {"t2i": t2i, "t2v": t2v}
 
     # -- VAE ----------------------------------------------------------------------------------------

@@ -18,7 +18,15 @@ import yaml
 
 from ..errors import ConfigError, first_line, read_text
 from .families import apply_family
-from .options import ATTENTION, DTYPE_ALIASES, DTYPE_NAMES, VAE_LAYOUTS, ModelOptions, parse_spec
+from .options import (
+    ATTENTION,
+    DTYPE_ALIASES,
+    DTYPE_NAMES,
+    VAE_LAYOUTS,
+    ModelOptions,
+    check_guidance_interval,
+    parse_spec,
+)
 from .stages import Injection, ScheduleParams, Stage
 
 DEFAULTS: dict[str, Any] = {
@@ -33,10 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "schedule": {"composition": "evs", "tI": 20, "tT2V": 10, "tV": 3, "nV": 3, "mode": "sdedit",
                  "gamma": 0.8, "layers": ["up.1"], "resnet_layers": [], "stages": None},
     "t2i": {"scheduler": "DDIMScheduler", "scheduler_config": {"timestep_spacing": "leading", "steps_offset": 1},
-            "steps": 50, "guidance": 7.5, "negative_prompt": "", "loras": []},
+            "steps": 50, "guidance": 7.5, "guidance_interval": None, "negative_prompt": "", "loras": []},
     "t2v": {"scheduler": "EulerDiscreteScheduler",
             "scheduler_config": {"timestep_spacing": "trailing", "beta_schedule": "linear"},
-            "steps": 8, "guidance": 1.0, "negative_prompt": "", "loras": [],
+            "steps": 8, "guidance": 1.0, "guidance_interval": None, "negative_prompt": "", "loras": [],
             "family": None},  # a motion-module family (families.py) sets scheduler, config, steps, guidance
     "runtime": {"t2i_chunk": 16, "t2v_window": 16, "t2v_overlap": 4, "vae_chunk": "auto", "resize": 2.0,
                 "dtype": "auto", "compile": False, "video_timeout": "auto", "attention": "auto",
@@ -169,6 +177,7 @@ class Preset:
             if not isinstance(m["guidance"], (int, float)) or isinstance(m["guidance"], bool) \
                     or not 0 <= m["guidance"] <= 30:
                 raise ConfigError(f"{model}.guidance must be a number in 0..30, got {m['guidance']!r}")
+            check_guidance_interval(f"{model}.guidance_interval", m["guidance_interval"])
             if not isinstance(m["scheduler_config"], dict):
                 raise ConfigError(f"{model}.scheduler_config must be a mapping")
         rt = self.data["runtime"]

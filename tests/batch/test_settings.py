@@ -16,6 +16,8 @@ def test_outputs_made_before_models_vae_existed_keep_their_fingerprint_and_an_ex
     mse = vc2.with_overrides([{"models": {"vae": "stabilityai/sd-vae-ft-mse"}}])
     ema = vc2.with_overrides([{"models": {"vae": "stabilityai/sd-vae-ft-ema"}}])
     assert len({fingerprint(RunOptions(p)) for p in (vc2, mse, ema)}) == 3
+    # nor after t2i.guidance_interval existed: unset, it is left out of the hash
+    assert fingerprint(RunOptions(vc2.with_overrides([{"t2i": {"guidance_interval": None}}]))) == "b990359393eece71"
 
 
 def _fp(preset=None, legacy=False, **groups):
@@ -38,6 +40,7 @@ def test_every_value_that_decides_the_pixels_changes_the_fingerprint():
         "crf": _fp(output=OutputPolicy(crf=20)),
         "lora": _fp(_with("t2i", "loras", ["x.safetensors:0.5"])),
         "family": _fp(_with("t2v", "family", "v3")), "vae": _fp(_with("models", "vae", "v/ae")),
+        "guidance interval": _fp(_with("t2i", "guidance_interval", [200, 999])),
     }
     assert base not in changed.values() and len(set(changed.values())) == len(changed), changed
     assert all(len(f) == 16 and int(f, 16) >= 0 for f in (base, *changed.values()))

@@ -48,6 +48,16 @@ def test_a_fast_preset_makes_the_calls_its_dry_run_shows(tmp_path, make_engine, 
     assert fast["t2v"] == slow["t2v"] and fast["t2i"] <= 0.6 * slow["t2i"], (fast, slow)
 
 
+def test_the_dry_run_says_which_calls_a_guidance_interval_guides(tmp_path):
+    """The same 3 of 7 T2I calls that tests/engine/test_denoisers.py sees guided at the UNet."""
+    src = make_clip(tmp_path / "a red circle-0.mp4", frames=2)
+    r = evs("refine", src, "--preset", "vc2", "--dry-run", "--out", tmp_path / "out", "--set", "tI=6", "--set", "tT2V=3",
+            "--set", "tV=2", "--set", "nV=1", "--set", "t2i.guidance_interval=[50,800]")
+    assert r.returncode == 0, r.stderr
+    assert ("t2i guidance 7.5 (a batched cond+uncond pass on 3 of 7 calls, those at t in 50..800), "
+            "t2v guidance 1.0 (no uncond pass)") in r.stdout
+
+
 def test_dry_run_says_what_happens_to_each_input(tmp_path):
     folder = tmp_path / "in"
     done = make_clip(folder / "a red circle-0.mp4", frames=2)

@@ -62,6 +62,9 @@ def test_overrides_bare_schedule_keys_and_dotted_keys():
     ("schedule.stages=[{model: t2i, start: 3.5, calls: 2}]", r"stages\[0\]\.start must be an integer"),
     ("schedule.stages=[{model: t2v, start: 3, calls: 2, mode: invert, injection: {layers: 7}}]",
      r"stages\[0\]\.injection\.layers must be a list of layer names"),
+    *[(f"t2i.guidance_interval={v}", r"t2i\.guidance_interval must be \[LOW, HIGH\], timesteps with 0 <= LOW <= HIGH "
+       r"<= 999 \(guidance only between them\), or left out, got ") for v in
+      ("[200,99]", "[1,2,3]", "5", "[0.5,10]", "[true,10]", "[0,1000]", "[-1,10]", "[a,b]")],
 ])
 def test_bad_overrides_name_the_key(text, match):
     with pytest.raises(ConfigError, match=match):
