@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from evs_cli.batch.worker import claims, owners
+from evs_cli.batch.worker import claims
 from evs_cli.batch.worker.claims import Claim, clear_dead_owner, start_time, this_process
 from evs_cli.errors import EvsError
 
@@ -140,47 +140,6 @@ def test_of_many_contenders_for_a_dead_claim_exactly_one_wins(tmp_path):
         p.join(timeout=30)
     assert sorted(won) == [False] * 5 + [True]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
-
-
-# -- who is alive, read from /proc --------------------------------------------------------------------
-def test_a_live_owner_here_is_alive_by_its_pid_and_start_time_and_only_on_this_boot_and_namespace(tmp_path):
-    me = this_process()
-    child = subprocess.Popen(["sleep", "30"])
-    try:
-        owner = {"token": "other", "pid": child.pid, "boot": me.boot, "pidns": me.pidns, "start": start_time(child.pid)}
-        assert claims.alive_here(owner) is True  # another live process here
-        assert claims.alive_here({**owner, "start": owner["start"] + 1}) is False  # its PID, recycled
-        assert claims.alive_here({**owner, "pidns": "pid:[other]"}) is None  # another namespace: the lease tells
-        assert claims.alive_here({**owner, "boot": "another-boot"}) is None  # another boot or machine
-        for pid in ("1", 0, -3, None):
-            assert claims.alive_here({**owner, "pid": pid}) is False, pid
-    finally:
-        child.kill()
-        child.wait()
-    init = start_time(1)  # PID 1: in a container, an evs run itself
-    if init is not None:
-        assert claims.alive_here({"token": "x", "pid": 1, "boot": me.boot, "pidns": me.pidns, "start": init}) is True
-    mine = {"token": me.token, "pid": me.pid, "boot": me.boot, "pidns": me.pidns, "start": None}
-    assert claims.alive_here(mine) is True  # this process's own claim, even where its start time is unknown
-    assert claims.alive_here({**mine, "token": "another run's"}) is False
-
-
-def test_start_times_are_read_past_a_name_with_parentheses_and_a_zombie_has_none(monkeypatch):
-    fields = ["S"] + [str(i) for i in range(1, 19)] + ["4242"]  # field 3 (state) .. field 22 (start time)
-    stat = {"/proc/7/stat": "7 (we) (ird) " + " ".join(fields), "/proc/8/stat": "8 (z) Z " + " ".join(fields[1:]),
-            "/proc/9/stat": "9 (x) X " + " ".join(fields[1:]), "/proc/10/stat": "10 (cut) S 1 2"}
-    monkeypatch.setattr(owners, "_read", stat.get)
-    assert claims.start_time(7) == 4242
-    assert claims.start_time(8) is None and claims.start_time(9) is None  # a zombie, a dead task
-    assert claims.start_time(10) is None and claims.start_time(11) is None  # cut short; gone
-
-
-def test_this_process_knows_its_pid_namespace_and_boot(monkeypatch):
-    monkeypatch.setattr(owners, "_me", None)  # read anew, not the owner an earlier test made
-    me = this_process()
-    assert me.pidns == os.readlink("/proc/self/ns/pid")
-    assert me.boot == open("/proc/sys/kernel/random/boot_id").read().strip() and me.pid == os.getpid()
-    assert me.start == start_time(os.getpid()) is not None
 
 
 # -- the lease and the grace, stepped past on both sides --------------------------------------------------

@@ -1,41 +1,12 @@
-"""One video's work inside a worker (batch/worker/work.py): the time its own steps take, on a fake clock, and the
-between-steps check that fails a video past its limit (batch/worker/job.py)."""
+"""One video's work inside a worker (batch/worker/work.py): the time its own steps take, on a fake clock, its
+state, and its log record. (The between-steps check that fails a video past its limit: test_job.py.)"""
 
-from pathlib import Path
-
-import pytest
-
-from evs_cli.batch.planning.outputs import Job
-from evs_cli.batch.planning.timeouts import TimedOut
 from evs_cli.batch.worker import work as work_module
-from evs_cli.batch.worker.job import VideoRefiner
-from evs_cli.batch.worker.work import State, VideoWork
+from evs_cli.batch.worker.work import State
 
 
-class Clock:
-    def __init__(self, now=0.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(work_module.time, "perf_counter", c)
-    return c
-
-
-def _work(limit=None):
-    w = VideoWork(Job(Path("in/v.mp4"), Path("v.mp4"), Path("out/v.mp4")), "0", "cpu", "float32", 7)
-    w.limit, w.started = limit, 0.0
-    w.begin_step()  # its first step (reading) begins when it is made; the dataclass took the real clock
-    return w
-
-
-def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock):
-    w = _work(limit=10.0)
+def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock, make_work):
+    w = make_work(limit=10.0)
     clock.now = 4.0
     assert w.left() == 6.0
     w.end_step()
@@ -48,7 +19,7 @@ def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock):
     w.end_step()
     w.end_step()  # a step ended twice counts once
     assert w.spent == 9.0 and w.left() == 1.0
-    assert _work().left() is None  # no limit
+    assert make_work().left() is None  # no limit
     clock.now = 107.5
     assert w.own_seconds() == 9.0  # between steps: what they took
     w.begin_step()
@@ -56,32 +27,20 @@ def test_only_a_videos_own_steps_count_against_its_limit_not_its_waits(clock):
     assert w.own_seconds() == 9.5  # the running step counts as far as it has got
 
 
-def test_a_video_is_stopped_between_steps_only_once_its_limit_has_passed(clock):
-    w = _work(limit=10.0)
-    clock.now = 10.0
-    VideoRefiner._in_time(None, w)  # exactly its limit: not past it
-    clock.now = 10.001
-    with pytest.raises(TimedOut) as e:
-        VideoRefiner._in_time(None, w)
-    assert str(e.value) == "in/v.mp4: took longer than its time limit of 10 s (--timeout); stopped"
-    clock.now = 1e9
-    VideoRefiner._in_time(None, _work())  # no limit: never stopped
-
-
-def test_a_videos_state_moves_once_and_says_why():
-    w = _work()
+def test_a_videos_state_moves_once_and_says_why(make_work):
+    w = make_work()
     assert w.open and w.state is State.OPEN
     w.skip("done before")
     assert not w.open and (w.state, w.reason) == (State.SKIPPED, "done before")
-    w = _work()
+    w = make_work()
     w.hold()
     assert (w.state, w.reason) == (State.HELD, "claimed by another run that is still working on it")
-    w = _work()
+    w = make_work()
     w.fail("in/v.mp4: broken", "Traceback ...")
     assert (w.state, w.error, w.traceback) == (State.FAILED, "in/v.mp4: broken", "Traceback ...")
 
 
-def test_a_videos_record_says_what_happened_and_a_video_never_closed_is_failed(monkeypatch):
+def test_a_videos_record_says_what_happened_and_a_video_never_closed_is_failed(monkeypatch, make_work):
     from types import SimpleNamespace
 
     from evs_cli.batch.worker.work import Refined, Source
@@ -91,7 +50,7 @@ def test_a_videos_record_says_what_happened_and_a_video_never_closed_is_failed(m
             "models": {"t2i": "m"}}
     preset = SimpleNamespace(name="vc2", data=data)
     monkeypatch.setattr(work_module.socket, "gethostname", lambda: "node-1")
-    w = _work()
+    w = make_work()
     rec = w.record(preset, "abcd", 5).as_dict()
     assert rec["status"] == "failed" and rec["error"] is None  # interrupted before it was closed: not done
     assert "prompt" not in rec and "frames" not in rec and "reason" not in rec and "traceback" not in rec
