@@ -30,6 +30,15 @@ def _records(out):
     return [json.loads(x) for x in (out / "tune.jsonl").read_text().splitlines()]
 
 
+def _videos_scored(out) -> set:
+    """The videos with a record so far (a line still being appended is not read)."""
+    try:
+        lines = (out / "tune.jsonl").read_text().split("\n")[:-1]
+    except FileNotFoundError:
+        return set()
+    return {json.loads(x)["video"] for x in lines if x}
+
+
 def _calls(stderr: str) -> tuple[int, ...]:
     m = re.search(r"model calls: T2I (\d+), T2V (\d+); one setting at a time would make T2I (\d+), T2V (\d+)", stderr)
     assert m, stderr
@@ -184,7 +193,7 @@ def test_a_tune_worker_killed_mid_video_fails_that_video_alone_as_a_refine_worke
             "--grid", "tV=2,4,5,6", "--weight-free", "--devices", "cpu,cpu"]
     p = evs_bg(*args)
     deadline = time.time() + 300
-    while time.time() < deadline and not ((out / "tune.jsonl").exists() and (out / "tune.jsonl").read_text()):
+    while time.time() < deadline and len(_videos_scored(out)) < 2:  # both workers loaded, each holding a video
         time.sleep(0.05)
     workers = _worker_pids(p.pid)
     assert len(workers) == 2, workers
