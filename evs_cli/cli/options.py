@@ -58,6 +58,8 @@ Lora = Annotated[List[str], Opt("--lora", metavar="FILE[:SCALE]", rich_help_pane
     "settings."))]
 Tokenizer = Annotated[Optional[str], Opt("--tokenizer", metavar="TOKENIZER", rich_help_panel=MODELS, help=(
     "CLIP tokenizer folder or hub id (for single-file T2I checkpoints)."))]
+
+
 def _seed_range(value: int) -> int:
     # checked here, not with min/max: the range would print as 20 digits beside every option of the panel
     if not 0 <= value < 2**63:
@@ -67,6 +69,8 @@ def _seed_range(value: int) -> int:
 
 Seed = Annotated[int, Opt("--seed", metavar="N", callback=_seed_range, rich_help_panel=MODELS, help=(
     "Noise seed, 0 to 2**63-1; the same seed gives the same output."))]
+
+
 class DtypeName(str, Enum):
     AUTO = "auto"
     BF16 = "bf16"
@@ -153,6 +157,17 @@ MaxMemory = Annotated[str, Opt("--max-memory", metavar="SIZE", rich_help_panel=S
     "starts."))]
 
 FlowOpt = Annotated[Flow, Opt("--flow", help="Optical flow for warp error and flicker.")]
+
+
+def placement(devices: str | None, ray: bool, ray_address: str | None, ray_workers: int | None = None) -> tuple:
+    """The --devices list, once the flags of where a run goes fit together (refine and tune take them)."""
+    from .app import fail
+
+    if ray and devices:
+        fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
+    if not ray and (ray_address or ray_workers):
+        fail(f"{'--ray-address' if ray_address else '--ray-workers'} needs --ray")
+    return tuple(d.strip() for d in (devices or "").split(",") if d.strip())
 
 
 def check_folders(base: Path | None, compile_cache: Path | None) -> None:

@@ -53,6 +53,7 @@ from .options import (
     Wait,
     check_folders,
     expand_inputs,
+    placement,
 )
 
 EXAMPLES = ("Examples:\n\n"
@@ -82,10 +83,7 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
     from ..batch.planning.memory import parse_bytes
     from .refine_run import refine_request
 
-    if ray and devices:
-        fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
-    if not ray and (ray_address or ray_workers):
-        fail(f"{'--ray-address' if ray_address else '--ray-workers'} needs --ray")
+    where = Execution(placement(devices, ray, ray_address, ray_workers), ray, ray_address, ray_workers)
     if scale is not None and size is not None:
         fail("--scale and --size do not go together: give the output size one way")
     try:
@@ -106,7 +104,6 @@ def refine(inputs: Inputs = None, from_list: FromList = None, base: Base = None,
         fail(e)
     options = RunOptions(p, output, limits, Prompts(prompt), Seeds(seed, seed_per_video is Switch.ON),
                          compile_cache=compile_cache)
-    where = Execution(tuple(d.strip() for d in (devices or "").split(",") if d.strip()), ray, ray_address, ray_workers)
     request = Request(tuple(found), options, out, k_of_n, where, log_of_shard(log, k_of_n), quiet, tuple(listed),
                       base)
     raise typer.Exit(refine_request(request, prompts, dry_run, shard))

@@ -39,6 +39,7 @@ from .options import (
     Vae,
     check_folders,
     expand_inputs,
+    placement,
 )
 
 
@@ -106,10 +107,7 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
     from ..io.prompts import load_prompt_table
     from ..tune.run import TuneRequest, make_plan
 
-    if ray and devices:
-        fail("--ray and --devices do not go together: on a cluster, every GPU of every node is used")
-    if ray_address and not ray:
-        fail("--ray-address needs --ray")
+    where = placement(devices, ray, ray_address)
     warn = stderr_lines(quiet, "warning: ")
     try:
         if ray:
@@ -122,7 +120,6 @@ def tune(inputs: Inputs = None, from_list: FromList = None, base: Base = None, p
         table = load_prompt_table(prompts) if prompts is not None else {}
         run = RunOptions(p, prompts=Prompts(prompt, table), seeds=Seeds(seed, seed_per_video is Switch.ON),
                          compile_cache=compile_cache)
-        where = tuple(d.strip() for d in (devices or "").split(",") if d.strip())
         request = TuneRequest(tuple(named), run, out, tuple(listed), base, sample, tuple(grid), prefer.value,
                               reference, flow.value, where, ray, ray_address, weighted)
         plan = make_plan(request, warn)

@@ -36,7 +36,6 @@ def family_of_shape(seen: dict) -> str | None:
 def detect(source: str) -> tuple[str, str] | None:
     """(family, how it was told) for a T2V source: its name, else the shape its local weights or config
     show (a .safetensors header or config.json, read without torch); None when neither tells."""
-
     named = source.replace("\\", "/").rsplit("/", 1)[-1]  # the file's or repo's own name, not its folders'
     if m := _LIGHTNING_NAME.search(named):
         return f"lightning-{m.group(1)}", "by its name"
